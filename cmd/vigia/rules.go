@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/vigia-dev/vigia/internal/rule"
+)
+
+func cmdRules(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("rules: want a subcommand: test or lint")
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("vigia rules "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var paths stringList
+	fs.Var(&paths, "rules", "rule files or directories (repeatable). Default: detections")
+	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the parent of the first rules path")
+	verbose := fs.Bool("v", false, "test: print every test, not just failures")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		paths = stringList{"detections"}
+	}
+	switch sub {
+	case "lint":
+		set, err := rule.Load(paths, rule.Options{Root: *root, Strict: true})
+		var les rule.LoadErrors
+		if errors.As(err, &les) {
+			for _, e := range les {
+				fmt.Fprintln(stderr, e)
+			}
+			fmt.Fprintf(stderr, "%d problems in %s\n", len(les), paths.String())
+			return errSilent
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d rules ok\n", len(set.Rules))
+		return nil
+	case "test":
+		set, err := rule.Load(paths, rule.Options{Root: *root})
+		var les rule.LoadErrors
+		if errors.As(err, &les) {
+			for _, e := range les {
+				fmt.Fprintln(stderr, e)
+			}
+			return fmt.Errorf("%d rule files do not load", len(les))
+		}
+		if err != nil {
+			return err
+		}
+		passed, failed := 0, 0
+		for _, res := range set.RunTests(nil) {
+			if res.Err != nil {
+				failed++
+				fmt.Fprintf(stdout, "FAIL %s:%d %s: %s: %v\n", res.Rule.File, res.Test.Line, res.Rule.ID, res.Test.Name, res.Err)
+				continue
+			}
+			passed++
+			if *verbose {
+				fmt.Fprintf(stdout, "ok   %s: %s\n", res.Rule.ID, res.Test.Name)
+			}
+		}
+		fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			return errSilent
+		}
+		return nil
+	}
+	return usageError(fmt.Sprintf("rules: unknown subcommand %q: want test or lint", sub))
+}

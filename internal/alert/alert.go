@@ -1,0 +1,127 @@
+// Package alert defines the alert Vigia emits when a rule matches, and its
+// JSON contract (replay stdout, the console receiver, later every receiver).
+// Fields may be added; existing names never change.
+package alert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/vigia-dev/vigia/internal/event"
+)
+
+// Severity levels, lowest first.
+const (
+	SeverityInfo     = "info"
+	SeverityLow      = "low"
+	SeverityMedium   = "medium"
+	SeverityHigh     = "high"
+	SeverityCritical = "critical"
+)
+
+// Severities lists the valid severities, lowest first.
+var Severities = []string{SeverityInfo, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// SeverityRank returns the position of s in Severities, or -1.
+func SeverityRank(s string) int {
+	for i, v := range Severities {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Alert is one detection.
+type Alert struct {
+	// ID identifies this alert: a hash of rule id and contributing events,
+	// so replaying the same events yields the same id.
+	ID      string      `json:"id"`
+	Rule    Rule        `json:"rule"`
+	Time    time.Time   `json:"time"`
+	Summary string      `json:"summary"`
+	Entity  Entity      `json:"entity"`
+	Events  []event.Ref `json:"events"`
+	Runbook Runbook     `json:"runbook"`
+	// DedupKey groups alerts of the same incident: a hash of rule id and
+	// entity. Receivers use it to update instead of duplicating.
+	DedupKey string `json:"dedup_key"`
+	// Context carries who/what/where details for receivers: verb,
+	// resource, name, cluster, source IP, user agent. Never secret values.
+	Context Context `json:"context"`
+}
+
+// Rule is the rule part of an alert.
+type Rule struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Severity string   `json:"severity"`
+	Tags     []string `json:"tags"`
+}
+
+// Entity is whom and where the alert is about.
+type Entity struct {
+	Identity  string `json:"identity"`
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+}
+
+// Runbook references the rule's runbook.
+type Runbook struct {
+	Path  string `json:"path"`
+	Title string `json:"title"`
+}
+
+// Context is the who/what/where/when detail of the triggering event.
+type Context struct {
+	Source    string `json:"source"`
+	Action    string `json:"action,omitempty"`
+	Resource  string `json:"resource,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Cluster   string `json:"cluster,omitempty"`
+	SourceIP  string `json:"source_ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Outcome   string `json:"outcome,omitempty"`
+}
+
+// FromEvent builds the single-event alert of rule r for e.
+func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
+	ent := Entity{Identity: e.Actor.Name, Namespace: e.K8s.Namespace, Pod: e.K8s.Pod}
+	if ent.Namespace == "" {
+		ent.Namespace = e.Target.Namespace
+	}
+	resource := e.Target.Type
+	if e.Target.Subresource != "" {
+		resource += "/" + e.Target.Subresource
+	}
+	return &Alert{
+		ID:       hash(r.ID, e.Source, e.ID),
+		Rule:     r,
+		Time:     e.Time,
+		Summary:  summary,
+		Entity:   ent,
+		Events:   []event.Ref{e.Ref()},
+		Runbook:  rb,
+		DedupKey: hash(r.ID, ent.Identity, ent.Namespace, ent.Pod),
+		Context: Context{
+			Source:    e.Source,
+			Action:    e.Action,
+			Resource:  resource,
+			Name:      e.Target.Name,
+			Cluster:   e.K8s.Cluster,
+			SourceIP:  e.Actor.SourceIP,
+			UserAgent: e.Actor.UserAgent,
+			Outcome:   e.Outcome,
+		},
+	}
+}
+
+func hash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

@@ -1,0 +1,307 @@
+// Package config defines Vigia's configuration file. Zero values are the
+// defaults; each field's comment says which. Load decodes strictly (an
+// unknown field is an error naming its line) and Validate names the field
+// at fault. Relative paths in the file are relative to the working
+// directory.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/event"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Kafka     Kafka      `yaml:"kafka"`
+	Rules     Rules      `yaml:"rules"`
+	Receivers []Receiver `yaml:"receivers"`
+	Route     Route      `yaml:"route"`
+	Telemetry Telemetry  `yaml:"telemetry"`
+	// Workers is the number of goroutines processing messages; messages of
+	// one partition always go to the same worker, in order.
+	// Default: GOMAXPROCS.
+	Workers int `yaml:"workers"`
+	// ShutdownTimeout bounds the drain of in-flight messages on SIGTERM.
+	// Messages not finished by then are not committed and are processed
+	// again after restart. Default: 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxMessageBytes is the largest message processed; larger ones go to
+	// the dead-letter topic. Default: 1 MiB (1048576).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+}
+
+// Kafka configures the source.
+type Kafka struct {
+	// Brokers are the bootstrap addresses. Required unless Embedded.
+	Brokers []string `yaml:"brokers"`
+	// Embedded starts an in-process Kafka-protocol broker (kfake) and
+	// consumes from it. For demos and local rule development only: it keeps
+	// everything in memory. Default: false.
+	Embedded bool `yaml:"embedded"`
+	// EmbeddedListen is the embedded broker's address.
+	// Default: 127.0.0.1:9092.
+	EmbeddedListen string `yaml:"embedded_listen"`
+	// GroupID is the consumer group. Default: vigia.
+	GroupID string `yaml:"group_id"`
+	// Topics are the topics consumed, each with its format. Required.
+	Topics []Topic `yaml:"topics"`
+	// DeadLetterTopic receives messages that cannot be processed, with
+	// headers saying why and where they came from. Default: vigia-dead-letter.
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// CommitInterval is how often processed offsets are committed; once
+	// more on shutdown. Default: 1s.
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	// StartOffset is where a new group starts: "first" or "last".
+	// Default: first.
+	StartOffset string `yaml:"start_offset"`
+	// MaxWait bounds how long a fetch waits for data. Default: 250ms.
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// Topic is one consumed topic.
+type Topic struct {
+	// Name is the topic name. Required.
+	Name string `yaml:"name"`
+	// Format is the message format: k8s_audit. Default: k8s_audit.
+	Format string `yaml:"format"`
+	// Cluster is the Kubernetes cluster name stamped on its events.
+	// Default: "".
+	Cluster string `yaml:"cluster"`
+}
+
+// Rules configures the rule set.
+type Rules struct {
+	// Paths are rule files or directories. Default: [detections].
+	Paths []string `yaml:"paths"`
+	// RunbookRoot is the directory runbook paths are relative to.
+	// Default: the parent of the first rules path.
+	RunbookRoot string `yaml:"runbook_root"`
+}
+
+// Receiver is one alert destination. Exactly one of the typed blocks is set.
+type Receiver struct {
+	// Name identifies the receiver in routes and metrics. Required.
+	Name    string         `yaml:"name"`
+	Console *ConsoleConfig `yaml:"console"`
+	Slack   *SlackConfig   `yaml:"slack"`
+}
+
+// ConsoleConfig writes alerts as JSON lines.
+type ConsoleConfig struct {
+	// Path is a file to append to; "" or "-" means standard output.
+	Path string `yaml:"path"`
+}
+
+// SlackConfig posts alerts with a bot token.
+type SlackConfig struct {
+	// TokenEnv names the environment variable holding the bot token
+	// (xoxb-...). One of TokenEnv and TokenFile is required; tokens are
+	// never written in the config itself.
+	TokenEnv string `yaml:"token_env"`
+	// TokenFile is a file holding the bot token (a mounted Secret).
+	TokenFile string `yaml:"token_file"`
+	// Channel is the channel id or #name. Required.
+	Channel string `yaml:"channel"`
+	// APIURL is the Slack Web API base. Default: https://slack.com/api/.
+	APIURL string `yaml:"api_url"`
+	// RunbookBaseURL prefixes runbook paths to link the full runbook, e.g.
+	// https://github.com/ORG/vigia/blob/main/. Default: "" (path shown).
+	RunbookBaseURL string `yaml:"runbook_base_url"`
+}
+
+// Route sends alerts to receivers. Later versions grow this into a tree.
+type Route struct {
+	// Receivers get every alert at or above MinSeverity.
+	// Default: every configured receiver.
+	Receivers []string `yaml:"receivers"`
+	// MinSeverity drops alerts below it. Default: info.
+	MinSeverity string `yaml:"min_severity"`
+	// RetryTimeout bounds the retries of one delivery (429s honour
+	// Retry-After, 5xx and timeouts back off exponentially); after it the
+	// alert is counted as failed and logged. Default: 5m.
+	RetryTimeout time.Duration `yaml:"retry_timeout"`
+}
+
+// Telemetry configures Vigia's own metrics and health endpoints.
+type Telemetry struct {
+	// Listen is the address serving /metrics, /healthz and /readyz; "" or
+	// "off" disables it. Default: 127.0.0.1:9464.
+	Listen string `yaml:"listen"`
+}
+
+// Formats lists the accepted topic formats.
+var Formats = []string{event.SourceK8sAudit}
+
+// Load reads, defaults and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes, defaults and validates config YAML.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+		return nil, errors.New(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "in type config.", "in "))
+	}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Defaults fills zero values with defaults.
+func (c *Config) Defaults() {
+	k := &c.Kafka
+	if k.EmbeddedListen == "" {
+		k.EmbeddedListen = "127.0.0.1:9092"
+	}
+	if k.GroupID == "" {
+		k.GroupID = "vigia"
+	}
+	if k.DeadLetterTopic == "" {
+		k.DeadLetterTopic = "vigia-dead-letter"
+	}
+	if k.CommitInterval == 0 {
+		k.CommitInterval = time.Second
+	}
+	if k.StartOffset == "" {
+		k.StartOffset = "first"
+	}
+	if k.MaxWait == 0 {
+		k.MaxWait = 250 * time.Millisecond
+	}
+	for i := range k.Topics {
+		if k.Topics[i].Format == "" {
+			k.Topics[i].Format = event.SourceK8sAudit
+		}
+	}
+	if len(c.Rules.Paths) == 0 {
+		c.Rules.Paths = []string{"detections"}
+	}
+	if c.Route.MinSeverity == "" {
+		c.Route.MinSeverity = alert.SeverityInfo
+	}
+	if c.Route.RetryTimeout == 0 {
+		c.Route.RetryTimeout = 5 * time.Minute
+	}
+	if len(c.Route.Receivers) == 0 {
+		for _, r := range c.Receivers {
+			c.Route.Receivers = append(c.Route.Receivers, r.Name)
+		}
+	}
+	if c.Telemetry.Listen == "" {
+		c.Telemetry.Listen = "127.0.0.1:9464"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+}
+
+// Validate checks fields and their combinations; errors name the field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	k := c.Kafka
+	if !k.Embedded && len(k.Brokers) == 0 {
+		bad("kafka.brokers", "at least one broker is required (or set kafka.embedded: true)")
+	}
+	if len(k.Topics) == 0 {
+		bad("kafka.topics", "at least one topic is required")
+	}
+	for i, t := range k.Topics {
+		if t.Name == "" {
+			bad(fmt.Sprintf("kafka.topics[%d].name", i), "is required")
+		}
+		if !contains(Formats, t.Format) {
+			bad(fmt.Sprintf("kafka.topics[%d].format", i), "%q is not one of %s", t.Format, strings.Join(Formats, ", "))
+		}
+		if t.Name == k.DeadLetterTopic {
+			bad(fmt.Sprintf("kafka.topics[%d].name", i), "%q is also the dead-letter topic", t.Name)
+		}
+	}
+	if k.StartOffset != "first" && k.StartOffset != "last" {
+		bad("kafka.start_offset", "%q is not first or last", k.StartOffset)
+	}
+	if k.CommitInterval < 0 {
+		bad("kafka.commit_interval", "must be positive")
+	}
+	names := map[string]bool{}
+	for i, r := range c.Receivers {
+		field := fmt.Sprintf("receivers[%d]", i)
+		if r.Name == "" {
+			bad(field+".name", "is required")
+		} else if names[r.Name] {
+			bad(field+".name", "duplicate receiver %q", r.Name)
+		}
+		names[r.Name] = true
+		n := 0
+		if r.Console != nil {
+			n++
+		}
+		if r.Slack != nil {
+			n++
+			s := r.Slack
+			if s.TokenEnv == "" && s.TokenFile == "" {
+				bad(field+".slack.token_env", "one of token_env and token_file is required")
+			}
+			if s.Channel == "" {
+				bad(field+".slack.channel", "is required")
+			}
+		}
+		if n != 1 {
+			bad(field, "exactly one of console, slack must be set (has %d)", n)
+		}
+	}
+	if len(c.Receivers) == 0 {
+		bad("receivers", "at least one receiver is required")
+	}
+	for i, name := range c.Route.Receivers {
+		if !names[name] {
+			bad(fmt.Sprintf("route.receivers[%d]", i), "unknown receiver %q", name)
+		}
+	}
+	if alert.SeverityRank(c.Route.MinSeverity) < 0 {
+		bad("route.min_severity", "%q is not one of %s", c.Route.MinSeverity, strings.Join(alert.Severities, ", "))
+	}
+	if c.Workers < 0 {
+		bad("workers", "must not be negative")
+	}
+	if c.MaxMessageBytes < 0 {
+		bad("max_message_bytes", "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

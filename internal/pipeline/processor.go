@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/event"
+	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/rule"
+)
+
+// Router delivers alerts; see route.Router.
+type Router interface {
+	Route(ctx context.Context, alerts []*alert.Alert) error
+}
+
+// DeadLetterWriter takes messages that cannot be processed.
+type DeadLetterWriter interface {
+	Write(ctx context.Context, m kafka.Message, reason, detail string) error
+}
+
+// Metrics receives the processor's counts; may be nil.
+type Metrics interface {
+	Normalized(source string, n int)
+	Failed(source, reason string)
+	DeadLettered(reason string)
+}
+
+// Processor normalizes a message, evaluates every rule on its events and
+// hands the alerts to the router. It is the stage shared by `vigia run`
+// (messages from Kafka) and `vigia replay` (records from files).
+type Processor struct {
+	Rules *rule.Set
+	// Normalizers by topic; Default is used for topics not listed.
+	Normalizers map[string]normalize.Normalizer
+	Default     normalize.Normalizer
+	Router      Router
+	DeadLetter  DeadLetterWriter
+	Metrics     Metrics
+	Logger      *slog.Logger
+	// MaxMessageBytes: larger messages are dead-lettered. 0: no limit.
+	MaxMessageBytes int
+
+	evals  sync.Pool
+	counts sync.Map // kind -> *atomic.Uint64
+}
+
+// Reasons for dead letters beyond normalize.Reason's.
+const ReasonOversized = "oversized"
+
+// Process normalizes data and evaluates the rules. It returns the alerts,
+// the number of events, and an error per part that failed to normalize.
+func (p *Processor) Process(n normalize.Normalizer, data []byte) ([]*alert.Alert, int, []error) {
+	evs, errs := n.Normalize(data)
+	if p.Metrics != nil {
+		if len(evs) > 0 {
+			p.Metrics.Normalized(n.Source(), len(evs))
+		}
+		for _, err := range errs {
+			p.Metrics.Failed(n.Source(), normalize.Reason(err))
+		}
+	}
+	if len(evs) == 0 {
+		return nil, 0, errs
+	}
+	e := p.evaluator()
+	defer p.evals.Put(e)
+	var alerts []*alert.Alert
+	for _, ev := range evs {
+		alerts = e.Eval(alerts, ev)
+	}
+	return alerts, len(evs), errs
+}
+
+func (p *Processor) evaluator() *rule.Evaluator {
+	if e, ok := p.evals.Get().(*rule.Evaluator); ok {
+		return e
+	}
+	e := p.Rules.NewEvaluator()
+	e.OnError = func(r *rule.Rule, ev *event.Event, err error) {
+		p.logFirst("rule_error:"+r.ID, "rule runtime error (counted per rule in vigia_rule_errors; logged once per rule)",
+			"rule", r.ID, "file", r.File, "event", ev.ID, "err", err)
+	}
+	return e
+}
+
+// Handle is the source.Handler for Kafka messages: it returns nil once
+// the message's alerts were routed and its bad parts dead-lettered.
+func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
+	n := p.Normalizers[m.Topic]
+	if n == nil {
+		n = p.Default
+	}
+	if p.MaxMessageBytes > 0 && len(m.Value) > p.MaxMessageBytes {
+		if p.Metrics != nil {
+			p.Metrics.Failed(n.Source(), ReasonOversized)
+		}
+		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
+	}
+	alerts, _, errs := p.Process(n, m.Value)
+	if len(errs) > 0 {
+		reason := normalize.Reason(errs[0])
+		if err := p.deadLetter(ctx, m, reason, errors.Join(errs...).Error()); err != nil {
+			return err
+		}
+	}
+	if len(alerts) == 0 {
+		return nil
+	}
+	return p.Router.Route(ctx, alerts)
+}
+
+func (p *Processor) deadLetter(ctx context.Context, m kafka.Message, reason, detail string) error {
+	p.logFirst("dead_letter:"+m.Topic+":"+reason, "message sent to the dead-letter topic (logged once per topic and reason; counted in vigia_dead_letters)",
+		"reason", reason, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", detail)
+	if p.DeadLetter == nil {
+		return nil
+	}
+	if err := p.DeadLetter.Write(ctx, m, reason, detail); err != nil {
+		return err
+	}
+	if p.Metrics != nil {
+		p.Metrics.DeadLettered(reason)
+	}
+	return nil
+}
+
+// logFirst logs the first occurrence of a kind of problem and then every
+// 10,000th, so a flood of bad input cannot flood the log.
+func (p *Processor) logFirst(kind, msg string, args ...any) {
+	c, _ := p.counts.LoadOrStore(kind, new(atomic.Uint64))
+	n := c.(*atomic.Uint64).Add(1)
+	if n != 1 && n%10000 != 0 {
+		return
+	}
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn(msg, append(args, "occurrences", n)...)
+}

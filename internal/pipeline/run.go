@@ -1,0 +1,172 @@
+// Package pipeline wires Vigia's stages in one line:
+//
+//	Kafka source → normalize → evaluate rules → route → deliver
+//
+// Run starts them sinks first (receivers, router, dead-letter writer) and
+// the Kafka source last, and stops them in the opposite order, so every
+// stage drains into a live one.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"github.com/vigia-dev/vigia/internal/broker"
+	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/route"
+	"github.com/vigia-dev/vigia/internal/rule"
+	"github.com/vigia-dev/vigia/internal/source"
+	"github.com/vigia-dev/vigia/internal/telemetry"
+)
+
+// Options are the process-level settings of Run.
+type Options struct {
+	Logger *slog.Logger
+	// Stdout is where console receivers without a path write. Default: os.Stdout.
+	Stdout io.Writer
+	// Started, if set, is called once everything is running.
+	Started func(*Running)
+}
+
+// Running describes a started pipeline.
+type Running struct {
+	// Brokers are the Kafka addresses in use (the embedded broker's when
+	// embedded).
+	Brokers  []string
+	Consumer *source.Consumer
+	Metrics  *telemetry.Metrics
+	Rules    *rule.Set
+}
+
+// Run runs the pipeline until ctx ends, then drains and returns.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	stdout := opts.Stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+
+	// Telemetry first, so every later stage can count.
+	metrics, err := telemetry.New()
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	if err := metrics.Start(cfg.Telemetry.Listen); err != nil {
+		return fmt.Errorf("telemetry.listen: %w", err)
+	}
+	defer metrics.Shutdown(context.Background())
+
+	// Rules: compiled once; a broken rule stops the start with file and line.
+	rules, err := rule.Load(cfg.Rules.Paths, rule.Options{Root: cfg.Rules.RunbookRoot})
+	if err != nil {
+		return fmt.Errorf("rules:\n%w", err)
+	}
+	if err := metrics.ObserveRules(func() telemetry.RuleStats {
+		return func(yield func(string, uint64, uint64, uint64)) {
+			for i, r := range rules.Rules {
+				s := rules.Stats(i)
+				yield(r.ID, s.Evaluations, s.Matches, s.Errors)
+			}
+		}
+	}); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+
+	// Receivers and router.
+	rcv, closeReceivers, err := receivers(cfg, rules.Books, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeReceivers()
+	router := route.New(route.Config{
+		Receivers:    rcv,
+		MinSeverity:  cfg.Route.MinSeverity,
+		RetryTimeout: cfg.Route.RetryTimeout,
+		Metrics:      metrics,
+		Logger:       log,
+	})
+
+	// Kafka: the embedded broker when asked for.
+	brokers := cfg.Kafka.Brokers
+	topics := make([]string, 0, len(cfg.Kafka.Topics))
+	for _, t := range cfg.Kafka.Topics {
+		topics = append(topics, t.Name)
+	}
+	if cfg.Kafka.Embedded {
+		b, err := broker.Start(cfg.Kafka.EmbeddedListen, 3, append(topics, cfg.Kafka.DeadLetterTopic)...)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = b.Addrs()
+		log.Info("embedded Kafka-protocol broker started (in memory, for demos)", "addrs", brokers)
+	}
+	dlq := source.NewDeadLetter(brokers, cfg.Kafka.DeadLetterTopic, nil, log)
+	defer dlq.Close()
+
+	proc := &Processor{
+		Rules:           rules,
+		Normalizers:     map[string]normalize.Normalizer{},
+		Default:         &normalize.K8sAudit{},
+		Router:          router,
+		DeadLetter:      dlq,
+		Metrics:         metrics,
+		Logger:          log,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+	}
+	for _, t := range cfg.Kafka.Topics {
+		n, err := normalizerFor(t)
+		if err != nil {
+			return err
+		}
+		proc.Normalizers[t.Name] = n
+	}
+
+	// The source last.
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	consumer := source.New(source.Config{
+		Brokers:         brokers,
+		GroupID:         cfg.Kafka.GroupID,
+		Topics:          topics,
+		StartOffset:     cfg.Kafka.StartOffset,
+		MaxWait:         cfg.Kafka.MaxWait,
+		CommitInterval:  cfg.Kafka.CommitInterval,
+		Workers:         workers,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         metrics,
+		Logger:          log,
+	})
+	log.Info("vigia running", "rules", len(rules.Rules), "topics", topics, "group", cfg.Kafka.GroupID,
+		"receivers", cfg.Route.Receivers, "metrics", metrics.Addr())
+	metrics.SetReady(true)
+	if opts.Started != nil {
+		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules})
+	}
+	err = consumer.Run(ctx, proc.Handle)
+	metrics.SetReady(false)
+	log.Info("vigia stopped", "fetched", consumer.Fetched(), "handled", consumer.Handled())
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func normalizerFor(t config.Topic) (normalize.Normalizer, error) {
+	switch t.Format {
+	case "k8s_audit":
+		return &normalize.K8sAudit{Cluster: t.Cluster}, nil
+	}
+	return nil, fmt.Errorf("kafka.topics: topic %q: unknown format %q", t.Name, t.Format)
+}

@@ -1,0 +1,116 @@
+package rule
+
+import (
+	"sync/atomic"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/event"
+	"github.com/vigia-dev/vigia/internal/runbook"
+)
+
+// Set is a loaded, compiled rule set. It is safe for concurrent use; each
+// goroutine evaluates through its own Evaluator.
+type Set struct {
+	Rules []*Rule
+	// Books holds the runbooks the rules reference.
+	Books *runbook.Library
+
+	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
+	stats    []ruleStats        // parallel to Rules
+	pos      map[*Rule]int
+}
+
+type ruleStats struct {
+	evals, matches, errors atomic.Uint64
+}
+
+// Stats are a rule's counters since load.
+type Stats struct {
+	Evaluations, Matches, Errors uint64
+}
+
+func (s *Set) index() {
+	s.bySource = map[string][]*Rule{}
+	s.stats = make([]ruleStats, len(s.Rules))
+	s.pos = make(map[*Rule]int, len(s.Rules))
+	for i, r := range s.Rules {
+		s.pos[r] = i
+		if !r.Disabled {
+			s.bySource[r.Source] = append(s.bySource[r.Source], r)
+		}
+	}
+}
+
+// Stats returns the counters of rule i of s.Rules.
+func (s *Set) Stats(i int) Stats {
+	st := &s.stats[i]
+	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load()}
+}
+
+// Rule returns the rule with the given id, or nil.
+func (s *Set) Rule(id string) *Rule {
+	for _, r := range s.Rules {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// Evaluator evaluates a Set's rules; one per goroutine.
+type Evaluator struct {
+	set *Set
+	vm  vm.VM
+	// OnError is called for each rule that fails at runtime (a nil
+	// access, a type mismatch). The rule is counted and skipped; the
+	// others still run. May be nil.
+	OnError func(r *Rule, ev *event.Event, err error)
+}
+
+// NewEvaluator returns an evaluator over s.
+func (s *Set) NewEvaluator() *Evaluator { return &Evaluator{set: s} }
+
+// Eval evaluates every enabled rule for ev's source and returns an alert
+// per match, appended to dst.
+func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
+	for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
+		for _, r := range group {
+			matched, err := e.match(r, ev)
+			if err != nil {
+				if e.OnError != nil {
+					e.OnError(r, ev, err)
+				}
+				continue
+			}
+			if matched {
+				dst = append(dst, e.alert(r, ev))
+			}
+		}
+	}
+	return dst
+}
+
+func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
+	st := &e.set.stats[e.set.pos[r]]
+	st.evals.Add(1)
+	out, err := e.vm.Run(r.program, ev)
+	if err != nil {
+		st.errors.Add(1)
+		return false, err
+	}
+	if b, _ := out.(bool); b {
+		st.matches.Add(1)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (e *Evaluator) alert(r *Rule, ev *event.Event) *alert.Alert {
+	rb := alert.Runbook{Path: r.Runbook}
+	if book := e.set.Books.Get(r.Runbook); book != nil {
+		rb.Title = book.Title
+	}
+	return alert.FromEvent(r.meta, r.render(&e.vm, ev), rb, ev)
+}

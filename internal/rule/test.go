@@ -1,0 +1,78 @@
+package rule
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/vigia-dev/vigia/internal/event"
+	"github.com/vigia-dev/vigia/internal/normalize"
+)
+
+// TestResult is the outcome of one rule test.
+type TestResult struct {
+	Rule *Rule
+	Test Test
+	// Err is nil when the test passed.
+	Err error
+}
+
+// Normalizers returns the normalizer for a source; the rule tests decode
+// their example events with it, exactly as the pipeline would.
+type Normalizers func(source string) normalize.Normalizer
+
+// DefaultNormalizers maps every known source to its normalizer.
+func DefaultNormalizers(source string) normalize.Normalizer {
+	switch source {
+	case "", event.SourceK8sAudit:
+		return &normalize.K8sAudit{}
+	}
+	return nil
+}
+
+// RunTests runs the tests of every rule of s.
+func (s *Set) RunTests(norms Normalizers) []TestResult {
+	if norms == nil {
+		norms = DefaultNormalizers
+	}
+	var out []TestResult
+	var m vm.VM
+	for _, r := range s.Rules {
+		for _, t := range r.Tests {
+			out = append(out, TestResult{Rule: r, Test: t, Err: runTest(&m, r, t, norms)})
+		}
+	}
+	return out
+}
+
+func runTest(m *vm.VM, r *Rule, t Test, norms Normalizers) error {
+	n := norms(r.Source)
+	if n == nil {
+		return fmt.Errorf("no normalizer for source %q", r.Source)
+	}
+	evs, errs := n.Normalize(t.Event)
+	if len(errs) > 0 {
+		return fmt.Errorf("event does not normalize: %w", errors.Join(errs...))
+	}
+	if len(evs) == 0 {
+		return errors.New("event normalizes to nothing")
+	}
+	matched := false
+	for _, ev := range evs {
+		out, err := m.Run(r.program, ev)
+		if err != nil {
+			return fmt.Errorf("runtime error: %w", err)
+		}
+		if b, _ := out.(bool); b {
+			matched = true
+		}
+		if s := r.render(m, ev); s == "" {
+			return errors.New("summary renders empty")
+		}
+	}
+	if matched != t.Match {
+		return fmt.Errorf("expected match=%v, got %v", t.Match, matched)
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+// Package source consumes messages from Kafka with a consumer group and
+// commits offsets only for fully processed messages; it also writes the
+// dead-letter topic.
+package source
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigia-dev/vigia/internal/offset"
+)
+
+// Handler processes one message. It returns nil once the message is fully
+// handled (alerts delivered, or the message dead-lettered); an error means
+// it is not, and its offset must not be committed. It is called from
+// several goroutines, but messages of one partition always in order from
+// the same goroutine.
+type Handler func(ctx context.Context, m kafka.Message) error
+
+// Metrics receives consumer measurements; may be nil.
+type Metrics interface {
+	Consumed(topic string)
+	Lag(topic string, partition int, lag int64)
+	Commit(ok bool)
+}
+
+// Config configures a Consumer.
+type Config struct {
+	Brokers []string
+	GroupID string
+	Topics  []string
+	// StartOffset is "first" or "last", for a group without commits.
+	StartOffset string
+	// MaxWait bounds a fetch's wait for data. Default: 250ms.
+	MaxWait time.Duration
+	// CommitInterval is the commit period. Default: 1s.
+	CommitInterval time.Duration
+	// Workers is the number of handler goroutines. Default: 1.
+	Workers int
+	// QueueSize bounds each worker's queue; a full queue stops fetching
+	// (backpressure). Default: 256.
+	QueueSize int
+	// ShutdownTimeout bounds the drain after ctx ends. Default: 30s.
+	ShutdownTimeout time.Duration
+	Metrics         Metrics
+	Logger          *slog.Logger
+	// Dialer overrides the connection dialer (TLS, SASL). Default: kafka-go's.
+	Dialer *kafka.Dialer
+}
+
+// Consumer is a consumer-group reader with a contiguous-offset commit.
+type Consumer struct {
+	cfg     Config
+	tracker *offset.Tracker
+	log     *slog.Logger
+
+	fetched, handled atomic.Uint64
+	joined           atomic.Bool
+}
+
+// New returns a consumer; Run starts it.
+func New(cfg Config) *Consumer {
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 250 * time.Millisecond
+	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Consumer{cfg: cfg, tracker: offset.New(), log: cfg.Logger}
+}
+
+// Handled returns how many messages were fully handled since start.
+func (c *Consumer) Handled() uint64 { return c.handled.Load() }
+
+// Fetched returns how many messages were fetched since start.
+func (c *Consumer) Fetched() uint64 { return c.fetched.Load() }
+
+// Run consumes until ctx ends, then stops fetching, drains in-flight
+// messages for at most ShutdownTimeout, commits once more and returns.
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	start := kafka.FirstOffset
+	if c.cfg.StartOffset == "last" {
+		start = kafka.LastOffset
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        c.cfg.Brokers,
+		GroupID:        c.cfg.GroupID,
+		GroupTopics:    c.cfg.Topics,
+		StartOffset:    start,
+		MaxWait:        c.cfg.MaxWait,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		CommitInterval: 0, // synchronous commits, issued by our committer
+		Dialer:         c.cfg.Dialer,
+		ErrorLogger:    kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka-go", "msg", fmtArgs(msg, args)) }),
+	})
+
+	// Handlers run on their own context: cancelled only when the drain
+	// times out, so in-flight messages can finish after ctx ends.
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hcancel()
+
+	queues := make([]chan kafka.Message, c.cfg.Workers)
+	var workers sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan kafka.Message, c.cfg.QueueSize)
+		workers.Add(1)
+		go func(q <-chan kafka.Message) {
+			defer workers.Done()
+			for m := range q {
+				if err := h(hctx, m); err != nil {
+					continue // not handled: not committed, fetched again after restart
+				}
+				c.tracker.Done(offset.Partition{Topic: m.Topic, Partition: m.Partition}, m.Offset)
+				c.handled.Add(1)
+			}
+		}(queues[i])
+	}
+
+	committerDone := make(chan struct{})
+	stopCommitter := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		t := time.NewTicker(c.cfg.CommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopCommitter:
+				return
+			case <-t.C:
+				cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c.commit(cctx, r)
+				cancel()
+			}
+		}
+	}()
+
+	c.fetchLoop(ctx, r, queues)
+
+	// Shutdown: stop feeding workers, drain, commit, close.
+	for _, q := range queues {
+		close(q)
+	}
+	drained := make(chan struct{})
+	go func() { workers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(c.cfg.ShutdownTimeout):
+		c.log.Warn("shutdown timeout: abandoning in-flight messages; they will be processed again after restart",
+			"in_flight", c.tracker.InFlight(), "timeout", c.cfg.ShutdownTimeout)
+		hcancel()
+		<-drained
+	}
+	close(stopCommitter)
+	<-committerDone
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.commit(cctx, r)
+	return errors.Join(err, r.Close())
+}
+
+func (c *Consumer) fetchLoop(ctx context.Context, r *kafka.Reader, queues []chan kafka.Message) {
+	backoff := 100 * time.Millisecond
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("kafka fetch failed", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		c.joined.Store(true)
+		c.fetched.Add(1)
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.Consumed(m.Topic)
+			c.cfg.Metrics.Lag(m.Topic, m.Partition, m.HighWaterMark-m.Offset-1)
+		}
+		c.tracker.Add(offset.Partition{Topic: m.Topic, Partition: m.Partition}, m.Offset)
+		q := queues[worker(m.Topic, m.Partition, len(queues))]
+		select {
+		case q <- m:
+		case <-ctx.Done():
+			return // fetched but not handled: not committed
+		}
+	}
+}
+
+// commit commits every partition's contiguous done offset.
+func (c *Consumer) commit(ctx context.Context, r *kafka.Reader) error {
+	offs := c.tracker.Committable()
+	if len(offs) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(offs))
+	for p, off := range offs {
+		msgs = append(msgs, kafka.Message{Topic: p.Topic, Partition: p.Partition, Offset: off})
+	}
+	err := r.CommitMessages(ctx, msgs...)
+	if c.cfg.Metrics != nil {
+		c.cfg.Metrics.Commit(err == nil)
+	}
+	if err != nil {
+		c.log.Warn("offset commit failed; will retry", "err", err)
+		return err
+	}
+	c.tracker.Committed(offs)
+	return nil
+}
+
+// Joined reports whether the consumer has received its first message.
+func (c *Consumer) Joined() bool { return c.joined.Load() }
+
+func worker(topic string, partition, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	h.Write([]byte(strconv.Itoa(partition)))
+	return int(h.Sum32() % uint32(n))
+}

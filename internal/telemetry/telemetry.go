@@ -1,0 +1,214 @@
+// Package telemetry holds Vigia's own metrics (OpenTelemetry, exported as
+// Prometheus text) and serves /metrics, /healthz and /readyz.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// Metrics are the processor's instruments. Create with New; the zero value
+// is not usable.
+type Metrics struct {
+	provider *sdkmetric.MeterProvider
+	registry *prometheus.Registry
+	meter    metric.Meter
+
+	eventsConsumed   metric.Int64Counter
+	eventsNormalized metric.Int64Counter
+	eventsFailed     metric.Int64Counter
+	deadLettered     metric.Int64Counter
+	alertsSent       metric.Int64Counter
+	alertsFailed     metric.Int64Counter
+	commits          metric.Int64Counter
+
+	lagMu sync.Mutex
+	lag   map[lagKey]int64
+
+	ready atomic.Bool
+	srv   *http.Server
+	addr  string
+}
+
+type lagKey struct {
+	topic     string
+	partition int
+}
+
+// RuleStats is read at collection time for the per-rule counters.
+type RuleStats func(yield func(rule string, evaluations, matches, errors uint64))
+
+// New creates the meter provider and instruments.
+func New() (*Metrics, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
+	if err != nil {
+		return nil, err
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	m := &Metrics{provider: mp, registry: reg, meter: mp.Meter("github.com/vigia-dev/vigia"), lag: map[lagKey]int64{}}
+	var errs []error
+	counter := func(name, desc string) metric.Int64Counter {
+		c, err := m.meter.Int64Counter(name, metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	m.eventsConsumed = counter("vigia_messages_consumed", "Messages consumed from Kafka, per topic.")
+	m.eventsNormalized = counter("vigia_events_normalized", "Events normalized, per source.")
+	m.eventsFailed = counter("vigia_events_failed", "Messages or events that failed to normalize, per source and reason.")
+	m.deadLettered = counter("vigia_dead_letters", "Messages written to the dead-letter topic, per reason.")
+	m.alertsSent = counter("vigia_alerts_sent", "Alerts delivered, per receiver.")
+	m.alertsFailed = counter("vigia_alerts_failed", "Alerts that could not be delivered, per receiver.")
+	m.commits = counter("vigia_offset_commits", "Offset commits, per result.")
+	_, err = m.meter.Int64ObservableGauge("vigia_consumer_lag",
+		metric.WithDescription("Messages behind the partition's high watermark, as of the last fetched message."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			m.lagMu.Lock()
+			defer m.lagMu.Unlock()
+			for k, v := range m.lag {
+				o.Observe(v, metric.WithAttributes(attribute.String("topic", k.topic), attribute.Int("partition", k.partition)))
+			}
+			return nil
+		}))
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ObserveRules registers the per-rule evaluation, match and error counters,
+// read from stats at each scrape (atomic counters kept by the rule set, so
+// evaluation pays no metric cost).
+func (m *Metrics) ObserveRules(stats func() RuleStats) error {
+	evals, err1 := m.meter.Int64ObservableCounter("vigia_rule_evaluations", metric.WithDescription("Rule evaluations, per rule."))
+	matches, err2 := m.meter.Int64ObservableCounter("vigia_rule_matches", metric.WithDescription("Rule matches, per rule."))
+	errs, err3 := m.meter.Int64ObservableCounter("vigia_rule_errors", metric.WithDescription("Rule runtime errors, per rule."))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return err
+	}
+	_, err := m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		stats()(func(rule string, e, mt, er uint64) {
+			attrs := metric.WithAttributes(attribute.String("rule", rule))
+			o.ObserveInt64(evals, int64(e), attrs)
+			o.ObserveInt64(matches, int64(mt), attrs)
+			o.ObserveInt64(errs, int64(er), attrs)
+		})
+		return nil
+	}, evals, matches, errs)
+	return err
+}
+
+func attrs(kv ...string) metric.AddOption {
+	a := make([]attribute.KeyValue, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		a = append(a, attribute.String(kv[i], kv[i+1]))
+	}
+	return metric.WithAttributes(a...)
+}
+
+// Consumed counts messages consumed from topic.
+func (m *Metrics) Consumed(topic string) {
+	m.eventsConsumed.Add(context.Background(), 1, attrs("topic", topic))
+}
+
+// Normalized counts n events normalized from source.
+func (m *Metrics) Normalized(source string, n int) {
+	m.eventsNormalized.Add(context.Background(), int64(n), attrs("source", source))
+}
+
+// Failed counts a normalization failure.
+func (m *Metrics) Failed(source, reason string) {
+	m.eventsFailed.Add(context.Background(), 1, attrs("source", source, "reason", reason))
+}
+
+// DeadLettered counts a message written to the dead-letter topic.
+func (m *Metrics) DeadLettered(reason string) {
+	m.deadLettered.Add(context.Background(), 1, attrs("reason", reason))
+}
+
+// Sent counts an alert delivered to receiver.
+func (m *Metrics) Sent(receiver string) {
+	m.alertsSent.Add(context.Background(), 1, attrs("receiver", receiver))
+}
+
+// SendFailed counts an alert that receiver could not take.
+func (m *Metrics) SendFailed(receiver string) {
+	m.alertsFailed.Add(context.Background(), 1, attrs("receiver", receiver))
+}
+
+// Commit counts an offset commit.
+func (m *Metrics) Commit(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.commits.Add(context.Background(), 1, attrs("result", result))
+}
+
+// Lag records a partition's lag.
+func (m *Metrics) Lag(topic string, partition int, lag int64) {
+	m.lagMu.Lock()
+	m.lag[lagKey{topic, partition}] = max(lag, 0)
+	m.lagMu.Unlock()
+}
+
+// SetReady flips /readyz.
+func (m *Metrics) SetReady(ready bool) { m.ready.Store(ready) }
+
+// Handler serves /metrics, /healthz and /readyz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !m.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}
+
+// Start serves the handler on addr in the background and returns once
+// listening. An empty addr or "off" serves nothing.
+func (m *Metrics) Start(addr string) error {
+	if addr == "" || addr == "off" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	m.addr = ln.Addr().String()
+	m.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go m.srv.Serve(ln)
+	return nil
+}
+
+// Addr returns the listening address once started.
+func (m *Metrics) Addr() string { return m.addr }
+
+// Shutdown stops the server and the provider; safe without Start and twice.
+func (m *Metrics) Shutdown(ctx context.Context) error {
+	var err error
+	if m.srv != nil {
+		err = m.srv.Shutdown(ctx)
+	}
+	return errors.Join(err, m.provider.Shutdown(ctx))
+}
