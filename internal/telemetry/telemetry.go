@@ -37,9 +37,10 @@ type Metrics struct {
 	lagMu sync.Mutex
 	lag   map[lagKey]int64
 
-	ready atomic.Bool
-	srv   *http.Server
-	addr  string
+	ready    atomic.Bool
+	srv      *http.Server
+	addr     string
+	shutdown sync.Once
 }
 
 type lagKey struct {
@@ -207,8 +208,11 @@ func (m *Metrics) Addr() string { return m.addr }
 // Shutdown stops the server and the provider; safe without Start and twice.
 func (m *Metrics) Shutdown(ctx context.Context) error {
 	var err error
-	if m.srv != nil {
-		err = m.srv.Shutdown(ctx)
-	}
-	return errors.Join(err, m.provider.Shutdown(ctx))
+	m.shutdown.Do(func() {
+		if m.srv != nil {
+			err = m.srv.Shutdown(ctx)
+		}
+		err = errors.Join(err, m.provider.Shutdown(ctx))
+	})
+	return err
 }

@@ -1,0 +1,119 @@
+package slack
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultAPIURL     = "https://slack.com/api/"
+	DefaultFirstSteps = 3
+	DefaultTimeout    = 10 * time.Second
+)
+
+// Config configures the Slack receiver. Zero values are the defaults.
+type Config struct {
+	// Token is the bot token (xoxb-...) with the chat:write scope. Required.
+	Token string
+	// Channel is the channel id (C0123456789) or name (#security-alerts)
+	// the alerts are posted to. The bot must be a member. Required.
+	Channel string
+	// APIURL is the base URL of the Slack Web API; the method name is
+	// appended to it. Tests point it at slackfake.
+	// Default: https://slack.com/api/
+	APIURL string
+	// RunbookBaseURL is prefixed to the runbook path to link the full
+	// runbook, e.g. https://github.com/org/repo/blob/main/. A "/" is added
+	// between the two when neither has one.
+	// Default: "" (the path is shown as code, without a link).
+	RunbookBaseURL string
+	// FirstSteps is how many runbook steps are shown in the message.
+	// Default: 3
+	FirstSteps int
+	// Timeout bounds each request to Slack.
+	// Default: 10s
+	Timeout time.Duration
+}
+
+// FieldError reports a bad Config field.
+type FieldError struct {
+	// Field is the field's configuration name (token, channel, api_url,
+	// runbook_base_url, first_steps, timeout).
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "slack: " + e.Field + " " + e.Problem }
+
+// Validate reports every bad field, joined. Zero values are valid where a
+// default exists.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case c.Token == "":
+		bad("token", "is required")
+	case strings.TrimSpace(c.Token) != c.Token:
+		bad("token", "has leading or trailing whitespace")
+	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		bad("token", "contains whitespace or control characters")
+	}
+	switch {
+	case strings.TrimSpace(c.Channel) == "":
+		bad("channel", "is required")
+	case strings.TrimSpace(c.Channel) != c.Channel:
+		bad("channel", "has leading or trailing whitespace")
+	}
+	if c.APIURL != "" {
+		if err := checkURL(c.APIURL); err != nil {
+			bad("api_url", "%v", err)
+		}
+	}
+	if c.RunbookBaseURL != "" {
+		if err := checkURL(c.RunbookBaseURL); err != nil {
+			bad("runbook_base_url", "%v", err)
+		}
+	}
+	if c.FirstSteps < 0 {
+		bad("first_steps", "must not be negative, got %d", c.FirstSteps)
+	}
+	if c.Timeout < 0 {
+		bad("timeout", "must not be negative, got %s", c.Timeout)
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("is not a URL: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
+	}
+	return nil
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(c.APIURL, "/") {
+		// slack-go appends the method name directly.
+		c.APIURL += "/"
+	}
+	if c.FirstSteps == 0 {
+		c.FirstSteps = DefaultFirstSteps
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}
