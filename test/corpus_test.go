@@ -17,14 +17,14 @@ import (
 // falcoToVigia maps the classic Falco Kubernetes audit rules to the Vigia
 // rules that cover the same behaviour.
 var falcoToVigia = map[string]string{
-	"Create Privileged Pod":                           "k8s-privileged-container",
-	"Create HostNetwork Pod":                          "k8s-host-namespaces",
-	"Create Sensitive Mount Pod":                      "k8s-sensitive-hostpath-mount",
-	"Anonymous Request Allowed":                       "k8s-anonymous-request-allowed",
-	"Attach/Exec Pod":                                 "k8s-pod-exec-attach",
-	"Attach to cluster-admin Role":                    "k8s-cluster-admin-binding",
-	"ClusterRole With Wildcard Created":               "k8s-wildcard-role",
-	"Create NodePort Service":                         "k8s-nodeport-service",
+	"Create Privileged Pod":                            "k8s-privileged-container",
+	"Create HostNetwork Pod":                           "k8s-host-namespaces",
+	"Create Sensitive Mount Pod":                       "k8s-sensitive-hostpath-mount",
+	"Anonymous Request Allowed":                        "k8s-anonymous-request-allowed",
+	"Attach/Exec Pod":                                  "k8s-pod-exec-attach",
+	"Attach to cluster-admin Role":                     "k8s-cluster-admin-binding",
+	"ClusterRole With Wildcard Created":                "k8s-wildcard-role",
+	"Create NodePort Service":                          "k8s-nodeport-service",
 	"Create/Modify Configmap With Private Credentials": "k8s-configmap-credentials",
 }
 
