@@ -26,6 +26,7 @@ var falcoToVigia = map[string]string{
 	"ClusterRole With Wildcard Created":                "k8s-wildcard-role",
 	"Create NodePort Service":                          "k8s-nodeport-service",
 	"Create/Modify Configmap With Private Credentials": "k8s-configmap-credentials",
+	"Service Account Created in Kube Namespace":        "k8s-sa-created-in-system-namespace",
 }
 
 // TestFalcoTraceRegression replays every Falco audit trace and checks that

@@ -29,7 +29,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var rulePaths, inputs stringList
 	fs.Var(&rulePaths, "rules", "rule files or directories (repeatable). Default: detections")
 	fs.Var(&inputs, "input", "log files or directories, recursively; .gz is read transparently; - is standard input (repeatable)")
-	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the parent of the first rules path")
+	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	cluster := fs.String("cluster", "", "cluster name stamped on Kubernetes events")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -18,7 +18,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var paths stringList
 	fs.Var(&paths, "rules", "rule files or directories (repeatable). Default: detections")
-	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the parent of the first rules path")
+	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	verbose := fs.Bool("v", false, "test: print every test, not just failures")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

@@ -83,7 +83,7 @@ type Rules struct {
 	// Paths are rule files or directories. Default: [detections].
 	Paths []string `yaml:"paths"`
 	// RunbookRoot is the directory runbook paths are relative to.
-	// Default: the parent of the first rules path.
+	// Default: the working directory.
 	RunbookRoot string `yaml:"runbook_root"`
 }
 

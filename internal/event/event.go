@@ -132,6 +132,10 @@ type K8s struct {
 	DataKeys []string `json:"data_keys,omitempty" expr:"data_keys"`
 	// ServiceType is a Service request object's spec.type ("NodePort", ...).
 	ServiceType string `json:"service_type,omitempty" expr:"service_type"`
+	// Owner is the request object's controlling owner as "Kind/name"
+	// ("ReplicaSet/web-5f7c9d8b6"), so pods stamped out by one controller
+	// can be told apart from pods created by hand.
+	Owner string `json:"owner,omitempty" expr:"owner"`
 	// Labels are the request object's metadata.labels.
 	Labels map[string]string `json:"labels,omitempty" expr:"labels"`
 }

@@ -187,9 +187,11 @@ func (n *K8sAudit) event(m map[string]any) (*event.Event, error) {
 		}
 	}
 
-	// The request object (or the response object when the request was not logged).
+	// The request object; the response object when the request was not
+	// logged, or for a patch, whose request body is only a fragment while
+	// the response holds the whole resulting object.
 	obj := reqObj
-	if obj == nil {
+	if respObj != nil && (obj == nil || verb == "patch") && str(respObj, "kind") != "Status" {
 		obj = respObj
 	}
 	if obj != nil {
@@ -284,6 +286,12 @@ func decodeObject(k *event.K8s, obj map[string]any, resource string) {
 			if s, ok := v.(string); ok {
 				k.Labels[key] = s
 			}
+		}
+	}
+	for _, o := range list(mapAt(obj, "metadata")["ownerReferences"]) {
+		om := asMap(o)
+		if c, _ := om["controller"].(bool); c || k.Owner == "" {
+			k.Owner = str(om, "kind") + "/" + str(om, "name")
 		}
 	}
 	if path, ok := podSpecPath[kind]; ok {

@@ -36,6 +36,7 @@ type Router struct {
 	minBackoff, maxBackoff time.Duration
 	metrics                Metrics
 	log                    *slog.Logger
+	recent                 *recent
 }
 
 // Config configures a Router.
@@ -62,6 +63,7 @@ func New(cfg Config) *Router {
 		maxBackoff:   cfg.MaxBackoff,
 		metrics:      cfg.Metrics,
 		log:          cfg.Logger,
+		recent:       newRecent(recentAlerts),
 	}
 	if r.retryTimeout <= 0 {
 		r.retryTimeout = 5 * time.Minute
@@ -85,7 +87,7 @@ func New(cfg Config) *Router {
 func (r *Router) Route(ctx context.Context, alerts []*alert.Alert) error {
 	var keep []*alert.Alert
 	for _, a := range alerts {
-		if alert.SeverityRank(a.Rule.Severity) >= r.minSeverity {
+		if alert.SeverityRank(a.Rule.Severity) >= r.minSeverity && !r.recent.has(a.ID) {
 			keep = append(keep, a)
 		}
 	}
@@ -107,7 +109,53 @@ func (r *Router) Route(ctx context.Context, alerts []*alert.Alert) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, a := range keep {
+		r.recent.add(a.ID)
+	}
+	return nil
+}
+
+// recentAlerts is how many routed alert ids the router remembers.
+const recentAlerts = 1 << 16
+
+// recent remembers the ids of recently routed alerts, so that one event
+// reported twice (an exec's ResponseStarted and ResponseComplete stages
+// share an auditID, hence an alert id) notifies once. Bounded: the oldest
+// id is forgotten first. Durable, cross-restart deduplication belongs to
+// the delivery store.
+type recent struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newRecent(n int) *recent {
+	return &recent{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (r *recent) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.ids[id]
+	return ok
+}
+
+func (r *recent) add(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ids[id]; ok {
+		return
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.ids, old)
+	}
+	r.ring[r.next] = id
+	r.ids[id] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
 }
 
 // deliver sends one alert to one receiver with retries. It returns an

@@ -117,3 +117,24 @@ func TestRouteGivesUpAfterRetryTimeout(t *testing.T) {
 		t.Fatalf("counts %+v delivered %v", c, s.got)
 	}
 }
+
+func TestRouteSameAlertTwiceNotifiesOnce(t *testing.T) {
+	s := &script{}
+	r := New(Config{Receivers: []Receiver{{Name: "x", Notifier: s}}})
+	a := alerts("high")
+	r.Route(context.Background(), a)
+	r.Route(context.Background(), a) // the same event seen again (another audit stage)
+	if len(s.got) != 1 {
+		t.Fatalf("delivered %v, want one", s.got)
+	}
+}
+
+func TestRecentForgetsOldest(t *testing.T) {
+	rc := newRecent(2)
+	rc.add("a")
+	rc.add("b")
+	rc.add("c")
+	if rc.has("a") || !rc.has("b") || !rc.has("c") {
+		t.Fatal("recent set does not evict the oldest id")
+	}
+}

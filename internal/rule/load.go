@@ -60,8 +60,8 @@ func (es LoadErrors) Error() string {
 
 // Options configure loading.
 type Options struct {
-	// Root is the directory runbook paths are relative to. Default: the
-	// parent of the first rules directory.
+	// Root is the directory runbook paths are relative to (the project
+	// root, where runbooks/ lives). Default: the working directory.
 	Root string
 	// Strict makes quality problems errors: missing runbook sections,
 	// fewer than one positive and one negative test, unknown ATT&CK tags.
@@ -98,7 +98,7 @@ func Load(paths []string, opts Options) (*Set, error) {
 		return nil, errors.New("no rule paths given")
 	}
 	if opts.Root == "" {
-		opts.Root = filepath.Dir(filepath.Clean(paths[0]))
+		opts.Root = "."
 	}
 	var files []string
 	for _, p := range paths {
