@@ -18,12 +18,11 @@ import (
 // code units, which is never less than the number of runes, so a text that
 // fits here fits Slack however it counts.
 const (
-	maxHeader   = 150  // header block text
-	maxText     = 3000 // any text object
-	maxField    = 2000 // one section field
-	maxFields   = 10   // fields per section
-	maxBlocks   = 50   // blocks per message
-	maxElements = 10   // elements per context block
+	maxHeader = 150  // header block text
+	maxText   = 3000 // any text object
+	maxField  = 2000 // one section field
+	maxFields = 10   // fields per section
+	maxBlocks = 50   // blocks per message
 
 	maxValue    = 400 // one event-derived value in a field; 4 lines fit maxField
 	maxStep     = 1000

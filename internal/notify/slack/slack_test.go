@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -196,10 +197,7 @@ func TestNotifyNeutralizesInjection(t *testing.T) {
 	}
 	m := srv.WaitMessages(t, 1, 5*time.Second)[0]
 	for _, s := range append(texts(t, m.Blocks), m.Text) {
-		// The only "<" allowed is the runbook link and the links of its steps.
-		rest := strings.ReplaceAll(s, "<"+baseURL+runbookPath+"|", "")
-		rest = strings.ReplaceAll(rest, "<https://example.com/guide?", "")
-		if strings.ContainsAny(rest, "<>") {
+		if strings.ContainsAny(withoutTrustedLinks(s), "<>") {
 			t.Errorf("unescaped < or > in %q", s)
 		}
 		if strings.Contains(s, "\u202E") {
@@ -209,7 +207,7 @@ func TestNotifyNeutralizesInjection(t *testing.T) {
 	all := strings.Join(texts(t, m.Blocks), "\n")
 	for _, want := range []string{
 		"identity: `&lt;!channel&gt; *boss* 'x' &lt;@U0123ABCD&gt;`",
-		"&lt;!here&gt; click &lt;https://evil.example|here&gt; 'code' *bold* &lt;#C0123ABCD&gt;  &gt; quoted",
+		"&lt;!here&gt; click &lt;https://evil.example|here&gt; 'code' *bold* &lt;#C0123ABCD&gt; &gt; quoted",
 		"pod: `&lt;!everyone&gt;`",
 		"user agent: `curl &lt;!channel&gt;gnp.exe`",
 		"tags: `&lt;!channel&gt;`",
@@ -337,10 +335,16 @@ func TestNotifyErrors(t *testing.T) {
 		checkErr(t, retry, err, true, 0, "connect")
 	})
 	t.Run("timeout", func(t *testing.T) {
+		release := make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			<-r.Context().Done() // hang until the client gives up
+			_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client leaving
+			select {                           // hang until the client gives up
+			case <-r.Context().Done():
+			case <-release:
+			}
 		}))
 		defer srv.Close()
+		defer close(release)
 		n := newNotifier(t, Config{APIURL: srv.URL + "/", Timeout: 50 * time.Millisecond}, nil)
 		retry, err := n.Notify(t.Context(), testAlert())
 		checkErr(t, retry, err, true, 0, "Timeout")
@@ -356,6 +360,13 @@ func TestNotifyErrors(t *testing.T) {
 			t.Errorf("err %v is not context.Canceled", err)
 		}
 	})
+}
+
+// withoutTrustedLinks removes the links the message is meant to carry: the
+// runbook and the link in its third step.
+func withoutTrustedLinks(s string) string {
+	s = strings.ReplaceAll(s, "<"+baseURL+runbookPath+"|Exec into a pod>", "")
+	return strings.ReplaceAll(s, "<https://example.com/guide?a=1&amp;b=2|audit guide>", "")
 }
 
 func checkErr(t *testing.T, retry bool, err error, wantRetry bool, wantAfter time.Duration, contains string) {
@@ -465,7 +476,7 @@ func TestDefaults(t *testing.T) {
 func FuzzBlocks(f *testing.F) {
 	f.Add("alice", "summary", "Title", "pod")
 	f.Add("<!channel>", "<https://x|y>", "ção", "\xff")
-	f.Add(strings.Repeat("&", 3000), strings.Repeat("🚨", 4000), strings.Repeat("<", 200), "`")
+	f.Add(strings.Repeat("&", 200), strings.Repeat("🚨", 200), strings.Repeat("<", 60), "`")
 	rb, err := runbook.Load("testdata", runbookPath)
 	if err != nil {
 		f.Fatal(err)
@@ -483,7 +494,7 @@ func FuzzBlocks(f *testing.F) {
 			t.Fatalf("invalid blocks: %v", problems)
 		}
 		for _, s := range append(texts(t, blocks), FallbackText(a)) {
-			if strings.ContainsAny(s, "<>") {
+			if strings.ContainsAny(withoutTrustedLinks(s), "<>") {
 				t.Errorf("unescaped < or > in %q", s)
 			}
 			if !utf8.ValidString(s) {

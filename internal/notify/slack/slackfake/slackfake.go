@@ -135,7 +135,8 @@ func (s *Server) Calls() []Call {
 }
 
 // WaitMessages polls until at least n messages were accepted and returns
-// them; it fails t when timeout passes first.
+// them; it fails t (t.Fatalf: call it from the test goroutine) when timeout
+// passes first.
 func (s *Server) WaitMessages(t testing.TB, n int, timeout time.Duration) []Message {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -161,7 +162,8 @@ func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
 }
 
 // FailNext makes the next n calls answer with HTTP status (and an HTML
-// body, as Slack's front end does), after any pending rate limits.
+// body, as Slack's front end does), after any pending rate limits. A 429
+// set here carries no Retry-After header.
 func (s *Server) FailNext(n int, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -197,8 +199,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}
 
-	if status, retryAfter, ok := s.fault(); ok {
-		if status == http.StatusTooManyRequests {
+	if status, retryAfter, limited, ok := s.fault(); ok {
+		if limited {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(retryAfter.Seconds())), 10))
 			writeJSON(w, status, map[string]any{"ok": false, "error": "ratelimited"})
 			record(status, "ratelimited")
@@ -265,19 +267,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	record(http.StatusOK, "")
 }
 
-// fault consumes one pending injected failure.
-func (s *Server) fault() (status int, retryAfter time.Duration, ok bool) {
+// fault consumes one pending injected failure: a rate limit (limited) or
+// a plain status.
+func (s *Server) fault() (status int, retryAfter time.Duration, limited, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.rateLimitN > 0:
 		s.rateLimitN--
-		return http.StatusTooManyRequests, s.retryAfter, true
+		return http.StatusTooManyRequests, s.retryAfter, true, true
 	case s.failN > 0:
 		s.failN--
-		return s.failStatus, 0, true
+		return s.failStatus, 0, false, true
 	}
-	return 0, 0, false
+	return 0, 0, false, false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
