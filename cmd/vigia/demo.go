@@ -172,7 +172,8 @@ func (t *alertTee) Write(p []byte) (int, error) {
 func (t *alertTee) summary(w io.Writer, n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintf(w, "\nvigia demo: %d messages processed, %d alerts:\n", n, len(t.alerts))
+	fmt.Fprintf(w, "\nvigia demo: %d messages processed, %d alerts, in event order:\n", n, len(t.alerts))
+	slices.SortStableFunc(t.alerts, func(a, b alert.Alert) int { return a.Time.Compare(b.Time) })
 	for _, a := range t.alerts {
 		fmt.Fprintf(w, "  %-8s %-32s %s\n", strings.ToUpper(a.Rule.Severity), a.Rule.ID, a.Summary)
 	}

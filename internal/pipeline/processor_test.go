@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/rule"
+)
+
+type fakeDLQ struct {
+	mu      sync.Mutex
+	reasons []string
+	err     error
+}
+
+func (f *fakeDLQ) Write(_ context.Context, m kafka.Message, reason, detail string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.reasons = append(f.reasons, reason+": "+detail)
+	return nil
+}
+
+type fakeRouter struct {
+	got []*alert.Alert
+	err error
+}
+
+func (f *fakeRouter) Route(_ context.Context, as []*alert.Alert) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.got = append(f.got, as...)
+	return nil
+}
+
+func processor(t *testing.T, r Router, d DeadLetterWriter) *Processor {
+	t.Helper()
+	rules, err := rule.Load([]string{"../../detections"}, rule.Options{Root: "../.."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Processor{Rules: rules, Default: &normalize.K8sAudit{}, Router: r, DeadLetter: d, MaxMessageBytes: 4096}
+}
+
+const execEvent = `{"auditID":"%s","verb":"create","stage":"ResponseStarted","timestamp":"2024-01-01T00:00:00Z","user":{"username":"eve"},"responseStatus":{"code":101},"annotations":{"authorization.k8s.io/decision":"allow"},"requestURI":"/api/v1/namespaces/n/pods/p/exec?command=sh","objectRef":{"resource":"pods","subresource":"exec","namespace":"n","name":"p"}}`
+
+func msg(v string) kafka.Message {
+	return kafka.Message{Topic: "audit", Partition: 1, Offset: 7, Value: []byte(v)}
+}
+
+func TestHandle(t *testing.T) {
+	ev := strings.Replace(execEvent, "%s", "e1", 1)
+	cases := []struct {
+		name       string
+		value      string
+		alerts     int
+		deadLetter string // reason prefix, "" for none
+	}{
+		{"one exec event", ev, 1, ""},
+		{"an EventList with a bad item: the good one alerts, the message is dead-lettered", `{"kind":"EventList","items":[` + ev + `,{"auditID":"x"}]}`, 1, "invalid_event"},
+		{"not JSON", `{{{`, 0, "not_json"},
+		{"oversized", `{"pad":"` + strings.Repeat("x", 5000) + `"}`, 0, "oversized"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, d := &fakeRouter{}, &fakeDLQ{}
+			if err := processor(t, r, d).Handle(context.Background(), msg(c.value)); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.got) != c.alerts {
+				t.Errorf("%d alerts, want %d", len(r.got), c.alerts)
+			}
+			switch {
+			case c.deadLetter == "" && len(d.reasons) > 0:
+				t.Errorf("dead-lettered: %v", d.reasons)
+			case c.deadLetter != "" && (len(d.reasons) != 1 || !strings.HasPrefix(d.reasons[0], c.deadLetter)):
+				t.Errorf("dead letters %v, want one %s", d.reasons, c.deadLetter)
+			}
+		})
+	}
+}
+
+// A message is handled only when its alerts are routed and its bad parts
+// dead-lettered: a failure of either must surface, so the offset is not
+// committed.
+func TestHandleFailuresAreNotSwallowed(t *testing.T) {
+	ev := strings.Replace(execEvent, "%s", "e1", 1)
+	down := errors.New("context canceled while retrying")
+	if err := processor(t, &fakeRouter{err: down}, &fakeDLQ{}).Handle(context.Background(), msg(ev)); !errors.Is(err, down) {
+		t.Errorf("router failure: Handle = %v", err)
+	}
+	if err := processor(t, &fakeRouter{}, &fakeDLQ{err: down}).Handle(context.Background(), msg("nope")); !errors.Is(err, down) {
+		t.Errorf("dead-letter failure: Handle = %v", err)
+	}
+}
+
+func BenchmarkProcess(b *testing.B) {
+	rules, err := rule.Load([]string{"../../detections"}, rule.Options{Root: "../.."})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &Processor{Rules: rules}
+	n := &normalize.K8sAudit{}
+	data := []byte(strings.Replace(execEvent, "%s", "e1", 1))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if as, _, _ := p.Process(n, data); len(as) != 1 {
+			b.Fatal("no alert")
+		}
+	}
+}
