@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -59,7 +60,11 @@ telemetry: {listen: "off"}
 		done := make(chan error, 1)
 		begin := time.Now()
 		go func() {
-			done <- pipeline.Run(ctx, cfg, pipeline.Options{Stdout: io.Discard, Started: func(r *pipeline.Running) { started <- r }})
+			done <- pipeline.Run(ctx, cfg, pipeline.Options{
+				Stdout:  io.Discard,
+				Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Started: func(r *pipeline.Running) { started <- r },
+			})
 		}()
 		r := <-started
 		for r.Consumer.Handled() < n {
