@@ -308,7 +308,7 @@ func assertMetrics(t *testing.T, addr string) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`vigia_messages_consumed_total{topic="k8s-audit"}`,
+		`vigia_messages_consumed_total{source="k8s_audit",topic="k8s-audit"} 12`,
 		`vigia_events_normalized_total{source="k8s_audit"}`,
 		`vigia_events_failed_total{reason="not_json",source="k8s_audit"} 1`,
 		`vigia_dead_letters_total{reason="unknown_format"} 1`,

@@ -28,6 +28,7 @@ type DeadLetterWriter interface {
 
 // Metrics receives the processor's counts; may be nil.
 type Metrics interface {
+	Consumed(topic, source string)
 	Normalized(source string, n int)
 	Failed(source, reason string)
 	DeadLettered(reason string)
@@ -97,6 +98,9 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 	n := p.Normalizers[m.Topic]
 	if n == nil {
 		n = p.Default
+	}
+	if p.Metrics != nil {
+		p.Metrics.Consumed(m.Topic, n.Source())
 	}
 	if p.MaxMessageBytes > 0 && len(m.Value) > p.MaxMessageBytes {
 		if p.Metrics != nil {

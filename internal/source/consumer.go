@@ -27,7 +27,6 @@ type Handler func(ctx context.Context, m kafka.Message) error
 
 // Metrics receives consumer measurements; may be nil.
 type Metrics interface {
-	Consumed(topic string)
 	Lag(topic string, partition int, lag int64)
 	Commit(ok bool)
 }
@@ -200,7 +199,6 @@ func (c *Consumer) fetchLoop(ctx context.Context, r *kafka.Reader, queues []chan
 		c.joined.Store(true)
 		c.fetched.Add(1)
 		if c.cfg.Metrics != nil {
-			c.cfg.Metrics.Consumed(m.Topic)
 			c.cfg.Metrics.Lag(m.Topic, m.Partition, m.HighWaterMark-m.Offset-1)
 		}
 		c.tracker.Add(offset.Partition{Topic: m.Topic, Partition: m.Partition}, m.Offset)

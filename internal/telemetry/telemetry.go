@@ -66,7 +66,7 @@ func New() (*Metrics, error) {
 		errs = append(errs, err)
 		return c
 	}
-	m.eventsConsumed = counter("vigia_messages_consumed", "Messages consumed from Kafka, per topic.")
+	m.eventsConsumed = counter("vigia_messages_consumed", "Messages consumed from Kafka, per topic and source.")
 	m.eventsNormalized = counter("vigia_events_normalized", "Events normalized, per source.")
 	m.eventsFailed = counter("vigia_events_failed", "Messages or events that failed to normalize, per source and reason.")
 	m.deadLettered = counter("vigia_dead_letters", "Messages written to the dead-letter topic, per reason.")
@@ -120,9 +120,9 @@ func attrs(kv ...string) metric.AddOption {
 	return metric.WithAttributes(a...)
 }
 
-// Consumed counts messages consumed from topic.
-func (m *Metrics) Consumed(topic string) {
-	m.eventsConsumed.Add(context.Background(), 1, attrs("topic", topic))
+// Consumed counts a message consumed from topic, whose format is source.
+func (m *Metrics) Consumed(topic, source string) {
+	m.eventsConsumed.Add(context.Background(), 1, attrs("topic", topic, "source", source))
 }
 
 // Normalized counts n events normalized from source.

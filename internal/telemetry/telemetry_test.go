@@ -21,7 +21,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err := m.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	m.Consumed("audit")
+	m.Consumed("audit", "k8s_audit")
 	m.Normalized("k8s_audit", 3)
 	m.Failed("k8s_audit", "not_json")
 	m.Sent("slack")
@@ -44,7 +44,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	_, body := get("/metrics")
 	for _, want := range []string{
-		`vigia_messages_consumed_total{topic="audit"} 1`,
+		`vigia_messages_consumed_total{source="k8s_audit",topic="audit"} 1`,
 		`vigia_events_normalized_total{source="k8s_audit"} 3`,
 		`vigia_events_failed_total{reason="not_json",source="k8s_audit"} 1`,
 		`vigia_alerts_sent_total{receiver="slack"} 1`,
