@@ -51,6 +51,7 @@ type Rule struct {
 	summary    []segment
 	meta       alert.Rule
 	compileErr *LoadError
+	pos        int // index in its Set's Rules and stats
 }
 
 // Test is an example event with its expected outcome.

@@ -18,8 +18,7 @@ type Set struct {
 	Books *runbook.Library
 
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
-	stats    []ruleStats        // parallel to Rules
-	pos      map[*Rule]int
+	stats    []ruleStats        // parallel to Rules; Rule.pos indexes it
 }
 
 type ruleStats struct {
@@ -34,9 +33,8 @@ type Stats struct {
 func (s *Set) index() {
 	s.bySource = map[string][]*Rule{}
 	s.stats = make([]ruleStats, len(s.Rules))
-	s.pos = make(map[*Rule]int, len(s.Rules))
 	for i, r := range s.Rules {
-		s.pos[r] = i
+		r.pos = i
 		if !r.Disabled {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
@@ -93,7 +91,7 @@ func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
 }
 
 func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
-	st := &e.set.stats[e.set.pos[r]]
+	st := &e.set.stats[r.pos]
 	st.evals.Add(1)
 	out, err := e.vm.Run(r.program, ev)
 	if err != nil {
