@@ -70,6 +70,9 @@ func TestHandle(t *testing.T) {
 		{"an EventList with a bad item: the good one alerts, the message is dead-lettered", `{"kind":"EventList","items":[` + ev + `,{"auditID":"x"}]}`, 1, "invalid_event"},
 		{"not JSON", `{{{`, 0, "not_json"},
 		{"oversized", `{"pad":"` + strings.Repeat("x", 5000) + `"}`, 0, "oversized"},
+		{"deep nesting", strings.Repeat("[", 2000) + strings.Repeat("]", 2000), 0, "unknown_format"},
+		{"invalid UTF-8 in a name still alerts", strings.Replace(ev, `"name":"p"`, "\"name\":\"p\xff\xfe\"", 1), 1, ""},
+		{"huge number", strings.Replace(ev, `"code":101`, `"code":1e400`, 1), 0, "not_json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
