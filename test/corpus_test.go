@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func TestFalcoTraceRegression(t *testing.T) {
 		}
 		got := map[string]bool{}
 		err := replay.Read(filepath.Join(dir, file), func(rec replay.Record) error {
-			as, _, _ := proc.Process(&normalize.K8sAudit{}, rec.Data)
+			as, _, _ := proc.Process(context.Background(), &normalize.K8sAudit{}, rec.Data, normalize.Meta{File: rec.File})
 			for _, a := range as {
 				got[a.Rule.ID] = true
 			}
@@ -117,7 +118,7 @@ func TestReplayAcceptsKubernetesCorpus(t *testing.T) {
 			continue
 		}
 		err := replay.Read(f, func(rec replay.Record) error {
-			_, n, errs := proc.Process(&normalize.K8sAudit{}, rec.Data)
+			_, n, errs := proc.Process(context.Background(), &normalize.K8sAudit{}, rec.Data, normalize.Meta{File: rec.File})
 			events += n
 			if len(errs) > 0 && base != "fal_01_003.json" {
 				t.Errorf("%s: %v", rec.Origin, errs)

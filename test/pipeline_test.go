@@ -194,7 +194,7 @@ func expectedFallbacks(t *testing.T, lines []string) []string {
 	p := &pipeline.Processor{Rules: rules}
 	var out []string
 	for _, l := range lines {
-		as, _, _ := p.Process(&normalize.K8sAudit{Cluster: "it"}, []byte(l))
+		as, _, _ := p.Process(context.Background(), &normalize.K8sAudit{Cluster: "it"}, []byte(l), normalize.Meta{})
 		for _, a := range as {
 			out = append(out, slack.FallbackText(a))
 		}

@@ -79,7 +79,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			report(rec.Origin, rec.Err)
 			return nil
 		}
-		as, n, errs := proc.Process(norm, rec.Data)
+		as, n, errs := proc.Process(ctx, norm, rec.Data, normalize.Meta{File: rec.File})
 		events += n
 		for _, err := range errs {
 			report(rec.Origin, err)

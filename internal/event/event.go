@@ -11,7 +11,21 @@ import "time"
 
 // Source names. A normalized event always carries one of these.
 const (
-	SourceK8sAudit = "k8s_audit"
+	SourceK8sAudit      = "k8s_audit"      // Kubernetes API server audit (plain, EKS, GKE, AKS)
+	SourceCloudTrail    = "aws_cloudtrail" // AWS CloudTrail management and data events
+	SourceGCPAudit      = "gcp_audit"      // GCP Cloud Audit Logs (admin, data access, system, policy denied)
+	SourceAzureActivity = "azure_activity" // Azure Activity Log, resource logs and Entra ID audit/sign-in logs
+	SourceContainerLog  = "container_log"  // container stdout/stderr (CRI, docker json-file, Fluent Bit, Vector)
+)
+
+// Sources lists every source name.
+var Sources = []string{SourceK8sAudit, SourceCloudTrail, SourceGCPAudit, SourceAzureActivity, SourceContainerLog}
+
+// Cloud providers.
+const (
+	ProviderAWS   = "aws"
+	ProviderGCP   = "gcp"
+	ProviderAzure = "azure"
 )
 
 // Outcome values.
@@ -41,6 +55,21 @@ type Event struct {
 	Target Target `json:"target" expr:"target"`
 	// K8s holds the Kubernetes context and the decoded request object.
 	K8s K8s `json:"k8s" expr:"k8s"`
+	// Cloud is the cloud context (ECS cloud.*): set by CloudTrail, GCP and
+	// Azure events, and by Kubernetes audit from EKS, GKE and AKS.
+	Cloud Cloud `json:"cloud,omitzero" expr:"cloud"`
+	// Message is the log line of a container log event (ECS message),
+	// with a partial CRI line reassembled. Empty for other sources.
+	Message string `json:"message,omitempty" expr:"message"`
+	// Log describes where a container log line came from.
+	Log Log `json:"log,omitzero" expr:"log"`
+	// Issued is set on events that hand credentials to another identity
+	// (CloudTrail AssumeRoleWithWebIdentity): identity resolution links the
+	// credentials' later use back to Subject.
+	Issued Issued `json:"issued,omitzero" expr:"issued"`
+	// Entity is what identity and pod resolution knows about the event's
+	// identity and pod, the same keys whatever source reported them.
+	Entity Entity `json:"entity,omitzero" expr:"entity"`
 	// Raw is the original event object, for source-specific fields not in
 	// the normalized schema (for Kubernetes audit: the whole audit Event,
 	// so raw.requestObject.spec... works). Access it with ?. since any
@@ -55,7 +84,10 @@ type Actor struct {
 	// Name is the principal name (Kubernetes user.username).
 	Name string `json:"name" expr:"name"`
 	// Type is "user", "service_account", "system" (system:* non-SA
-	// identities such as system:kube-scheduler), "node" or "anonymous".
+	// identities such as system:kube-scheduler), "node" or "anonymous" for
+	// Kubernetes; "root", "user", "role" (an assumed-role session),
+	// "service_account", "service" (a cloud service acting on its own) or
+	// "anonymous" for cloud sources; "workload" for a container log line.
 	Type string `json:"type" expr:"type"`
 	// Groups are the groups the identity authenticated with.
 	Groups []string `json:"groups,omitempty" expr:"groups"`
@@ -67,6 +99,14 @@ type Actor struct {
 	UserAgent string `json:"user_agent,omitempty" expr:"user_agent"`
 	// Impersonator is the real identity when the request impersonated Name.
 	Impersonator string `json:"impersonator,omitempty" expr:"impersonator"`
+	// SessionID identifies the credential or session used: the AWS access
+	// key id, the Kubernetes credential id (user.extra
+	// authentication.kubernetes.io/credential-id), the Azure/Entra
+	// correlation of the token (uti) when known.
+	SessionID string `json:"session_id,omitempty" expr:"session_id"`
+	// MFA is true when the source reports multi-factor authentication for
+	// the session (CloudTrail mfaAuthenticated / MFAUsed).
+	MFA bool `json:"mfa,omitempty" expr:"mfa"`
 }
 
 // Target is the object acted on (ECS-like, Kubernetes objectRef).
@@ -82,8 +122,79 @@ type Target struct {
 	// Name is the target's name (from objectRef, or the request object's
 	// metadata when the name was generated).
 	Name string `json:"name,omitempty" expr:"name"`
-	// ID is the target's uid when known.
+	// ID is the target's uid when known; for cloud sources the full
+	// resource identifier (ARN, GCP resource name, Azure resource id).
 	ID string `json:"id,omitempty" expr:"id"`
+}
+
+// Cloud is the cloud context of an event (ECS cloud.*).
+type Cloud struct {
+	// Provider is "aws", "gcp" or "azure".
+	Provider string `json:"provider,omitempty" expr:"provider"`
+	// Account is the AWS account id, GCP project id or Azure subscription id.
+	Account string `json:"account,omitempty" expr:"account"`
+	// Region is the AWS region, GCP location or Azure location.
+	Region string `json:"region,omitempty" expr:"region"`
+	// Service is the API service called: CloudTrail eventSource
+	// ("iam.amazonaws.com"), GCP serviceName ("iam.googleapis.com"), Azure
+	// resource provider ("Microsoft.Authorization").
+	Service string `json:"service,omitempty" expr:"service"`
+	// ErrorCode is the error the API returned ("AccessDenied",
+	// "PERMISSION_DENIED", "AuthorizationFailed"), empty on success.
+	ErrorCode string `json:"error_code,omitempty" expr:"error_code"`
+}
+
+// Log describes the origin of a container log line.
+type Log struct {
+	// Stream is "stdout" or "stderr".
+	Stream string `json:"stream,omitempty" expr:"stream"`
+	// File is the log file the line was read from, when known.
+	File string `json:"file,omitempty" expr:"file"`
+	// Format is the envelope: "cri", "docker", "fluentbit", "vector" or "text".
+	Format string `json:"format,omitempty" expr:"format"`
+}
+
+// Issued describes credentials an event handed out.
+type Issued struct {
+	// Subject is the identity the credentials were issued for, as the
+	// issuer saw it: for a Kubernetes projected token
+	// "system:serviceaccount:NS:NAME".
+	Subject string `json:"subject,omitempty" expr:"subject"`
+	// Principal is the identity the credentials act as (the assumed-role
+	// session ARN).
+	Principal string `json:"principal,omitempty" expr:"principal"`
+	// SessionID is the credentials' id (the temporary access key id).
+	SessionID string `json:"session_id,omitempty" expr:"session_id"`
+}
+
+// Entity is the resolved identity and pod of an event. Resolution fills it
+// from what earlier events taught it (pod specs, service-account
+// annotations, federated role sessions), so that a Kubernetes exec, a
+// container log line and a cloud API call made by the same workload carry
+// the same keys. Group correlations by entity.identity or entity.pod.
+type Entity struct {
+	// Identity is the canonical identity key. A Kubernetes service account
+	// is "system:serviceaccount:NS:NAME" — also for a cloud API call made
+	// with the cloud identity federated to it (IRSA, GKE or Azure Workload
+	// Identity) and for a log line of a pod running as it. Any other
+	// identity is its source's principal: a Kubernetes user name, an AWS
+	// IAM ARN (a role for assumed-role sessions), a GCP principal email, an
+	// Azure object id or UPN.
+	Identity string `json:"identity,omitempty" expr:"identity"`
+	// ServiceAccount is the Kubernetes service account as "NS/NAME" when
+	// the identity is or resolves to one.
+	ServiceAccount string `json:"service_account,omitempty" expr:"service_account"`
+	// CloudIdentities are the cloud identities bound to ServiceAccount
+	// (IAM role ARN, GCP service account email, Azure client id).
+	CloudIdentities []string `json:"cloud_identities,omitempty" expr:"cloud_identities"`
+	// Pod is "NS/NAME" of the pod concerned, when known.
+	Pod string `json:"pod,omitempty" expr:"pod"`
+	// Node is the node the pod runs on, when known.
+	Node string `json:"node,omitempty" expr:"node"`
+	// Images are the pod's container images, when known.
+	Images []string `json:"images,omitempty" expr:"images"`
+	// Owner is the pod's controlling owner as "Kind/name", when known.
+	Owner string `json:"owner,omitempty" expr:"owner"`
 }
 
 // K8s is the Kubernetes context of an event.
@@ -95,8 +206,16 @@ type K8s struct {
 	// Pod is the pod concerned: the target pod of a pods request, or the
 	// pod a container log line came from.
 	Pod string `json:"pod,omitempty" expr:"pod"`
-	// Container is the container concerned, when known (exec/attach query).
+	// Container is the container concerned, when known (exec/attach query,
+	// container log metadata).
 	Container string `json:"container,omitempty" expr:"container"`
+	// ContainerID is the container runtime id, when known (container logs).
+	ContainerID string `json:"container_id,omitempty" expr:"container_id"`
+	// Node is the node concerned: the node a pod was bound to
+	// (pods/binding), or the host a container log line came from.
+	Node string `json:"node,omitempty" expr:"node"`
+	// Image is the image of Container, when known (container logs).
+	Image string `json:"image,omitempty" expr:"image"`
 	// ServiceAccount is "namespace/name" when the actor is a service account.
 	ServiceAccount string `json:"service_account,omitempty" expr:"service_account"`
 	// Verb is the Kubernetes verb, as the audit event reports it.
@@ -136,8 +255,14 @@ type K8s struct {
 	// ("ReplicaSet/web-5f7c9d8b6"), so pods stamped out by one controller
 	// can be told apart from pods created by hand.
 	Owner string `json:"owner,omitempty" expr:"owner"`
-	// Labels are the request object's metadata.labels.
+	// Labels are the request object's metadata.labels; for container
+	// logs, the pod labels from the shipper's metadata.
 	Labels map[string]string `json:"labels,omitempty" expr:"labels"`
+	// ObjectAnnotations are the request object's metadata.annotations
+	// (the last-applied-configuration annotation dropped), so rules and
+	// resolution see eks.amazonaws.com/role-arn,
+	// iam.gke.io/gcp-service-account and azure.workload.identity/client-id.
+	ObjectAnnotations map[string]string `json:"object_annotations,omitempty" expr:"object_annotations"`
 }
 
 // Workload is a pod specification, as found in a request object.

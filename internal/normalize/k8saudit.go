@@ -26,7 +26,7 @@ var _ Normalizer = (*K8sAudit)(nil)
 func (*K8sAudit) Source() string { return event.SourceK8sAudit }
 
 // Normalize implements Normalizer.
-func (n *K8sAudit) Normalize(msg []byte) ([]*event.Event, []error) {
+func (n *K8sAudit) Normalize(msg []byte, _ Meta) ([]*event.Event, []error) {
 	var v any
 	// Numbers decode as float64 so that rule conditions over raw fields
 	// compare them with plain number literals.

@@ -29,7 +29,7 @@ const privilegedPod = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"R
 "annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed"}}`
 
 func TestK8sAuditPod(t *testing.T) {
-	evs, errs := (&K8sAudit{Cluster: "prod"}).Normalize([]byte(privilegedPod))
+	evs, errs := (&K8sAudit{Cluster: "prod"}).Normalize([]byte(privilegedPod), Meta{})
 	if len(errs) != 0 || len(evs) != 1 {
 		t.Fatalf("got %d events, errors %v", len(evs), errs)
 	}
@@ -99,7 +99,7 @@ func TestK8sAuditShapes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			evs, errs := (&K8sAudit{}).Normalize([]byte(c.in))
+			evs, errs := (&K8sAudit{}).Normalize([]byte(c.in), Meta{})
 			if len(evs) != c.events || len(errs) != c.errs {
 				t.Fatalf("got %d events and errors %v; want %d and %d", len(evs), errs, c.events, c.errs)
 			}
@@ -129,7 +129,7 @@ func TestK8sAuditActors(t *testing.T) {
 			imp = `,"impersonatedUser":{"username":"` + c.impersonated + `"}`
 		}
 		in := `{"auditID":"a","verb":"get","timestamp":"2018-10-25T13:58:49Z","user":{"username":"` + c.user + `","groups":` + c.groups + `}` + imp + `}`
-		evs, errs := (&K8sAudit{}).Normalize([]byte(in))
+		evs, errs := (&K8sAudit{}).Normalize([]byte(in), Meta{})
 		if len(errs) > 0 {
 			t.Fatal(errs)
 		}
@@ -142,19 +142,19 @@ func TestK8sAuditActors(t *testing.T) {
 
 func TestK8sAuditExecAndRBAC(t *testing.T) {
 	exec := `{"auditID":"e","verb":"create","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/d/pods/p/exec?command=sh&command=-c&command=id&container=c1&stdin=true","objectRef":{"resource":"pods","namespace":"d","name":"p","subresource":"exec"},"responseStatus":{"code":101},"timestamp":"2018-10-25T13:58:49Z","user":{"username":"u"}}`
-	evs, _ := (&K8sAudit{}).Normalize([]byte(exec))
+	evs, _ := (&K8sAudit{}).Normalize([]byte(exec), Meta{})
 	if got := strings.Join(evs[0].K8s.Command, " "); got != "sh -c id" || evs[0].K8s.Container != "c1" || evs[0].Target.Subresource != "exec" {
 		t.Errorf("exec: command %q container %q", got, evs[0].K8s.Container)
 	}
 	crb := `{"auditID":"r","verb":"create","objectRef":{"resource":"clusterrolebindings","apiGroup":"rbac.authorization.k8s.io"},"timestamp":"2018-10-25T13:58:49Z","user":{"username":"u"},
 	"requestObject":{"kind":"ClusterRoleBinding","metadata":{"name":"b"},"roleRef":{"kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"User","name":"eve"}]}}`
-	evs, _ = (&K8sAudit{}).Normalize([]byte(crb))
+	evs, _ = (&K8sAudit{}).Normalize([]byte(crb), Meta{})
 	if r := evs[0].K8s.RBAC; r.RoleRef.Name != "cluster-admin" || len(r.Subjects) != 1 || r.Subjects[0].Name != "eve" || evs[0].Target.Name != "b" {
 		t.Errorf("binding: %+v", r)
 	}
 	role := `{"auditID":"r","verb":"create","objectRef":{"resource":"roles","namespace":"x"},"timestamp":"2018-10-25T13:58:49Z","user":{"username":"u"},
 	"requestObject":{"rules":[{"verbs":["*"],"resources":["pods"],"apiGroups":[""]}]}}`
-	evs, _ = (&K8sAudit{}).Normalize([]byte(role))
+	evs, _ = (&K8sAudit{}).Normalize([]byte(role), Meta{})
 	if r := evs[0].K8s.RBAC; len(r.Rules) != 1 || r.Rules[0].Verbs[0] != "*" || evs[0].K8s.Kind != "Role" {
 		t.Errorf("role without kind: %+v kind %q", r, evs[0].K8s.Kind)
 	}
@@ -164,7 +164,7 @@ func TestK8sAuditRedactsSecrets(t *testing.T) {
 	in := `{"auditID":"s","verb":"create","objectRef":{"resource":"secrets","namespace":"n","name":"db"},"timestamp":"2018-10-25T13:58:49Z","user":{"username":"u"},
 	"requestObject":{"kind":"Secret","metadata":{"name":"db","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"password\":\"c3VwZXJzZWNyZXQ=\"}}"}},"data":{"password":"c3VwZXJzZWNyZXQ="},"stringData":{"token":"plain-token-value"}},
 	"responseObject":{"kind":"SecretList","items":[{"kind":"Secret","data":{"k":"c3VwZXJzZWNyZXQ="}}]}}`
-	evs, errs := (&K8sAudit{}).Normalize([]byte(in))
+	evs, errs := (&K8sAudit{}).Normalize([]byte(in), Meta{})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -178,7 +178,7 @@ func TestK8sAuditRedactsSecrets(t *testing.T) {
 		}
 	}
 	tr := `{"auditID":"t","verb":"create","objectRef":{"resource":"tokenreviews"},"timestamp":"2018-10-25T13:58:49Z","user":{"username":"u"},"requestObject":{"kind":"TokenReview","spec":{"token":"eyJhbGciOi.secret.jwt"}}}`
-	evs, _ = (&K8sAudit{}).Normalize([]byte(tr))
+	evs, _ = (&K8sAudit{}).Normalize([]byte(tr), Meta{})
 	if strings.Contains(fmtAny(evs[0].Raw), "eyJhbGciOi") {
 		t.Error("TokenReview token survived normalization")
 	}
@@ -215,7 +215,7 @@ func TestK8sAuditCorpus(t *testing.T) {
 			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 				continue
 			}
-			evs, errs := (&K8sAudit{}).Normalize(sc.Bytes())
+			evs, errs := (&K8sAudit{}).Normalize(sc.Bytes(), Meta{})
 			if why, ok := malformed[rel]; ok {
 				if len(errs) == 0 {
 					t.Errorf("%s:%d: expected an error (%s)", rel, line, why)
@@ -268,7 +268,7 @@ func BenchmarkK8sAudit(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if evs, errs := n.Normalize(msg); len(evs) != 1 || len(errs) != 0 {
+		if evs, errs := n.Normalize(msg, Meta{}); len(evs) != 1 || len(errs) != 0 {
 			b.Fatal("bad normalize")
 		}
 	}
@@ -279,7 +279,7 @@ func FuzzK8sAudit(f *testing.F) {
 	f.Add([]byte(`{"kind":"EventList","items":[{"auditID":"a","verb":"get","timestamp":"2018-10-25T13:58:49Z"}]}`))
 	f.Add([]byte(`[1,"x",{"kind":0}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		evs, _ := (&K8sAudit{}).Normalize(data)
+		evs, _ := (&K8sAudit{}).Normalize(data, Meta{})
 		for _, ev := range evs {
 			if ev.ID == "" || ev.Action == "" || ev.Time.IsZero() {
 				t.Fatalf("event without id, action or time: %+v", ev)

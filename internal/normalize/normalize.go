@@ -38,11 +38,34 @@ func Reason(err error) string {
 
 // Normalizer decodes one raw message.
 type Normalizer interface {
-	// Source is the source name the normalizer produces.
+	// Source is the format name the normalizer decodes: a source name
+	// (event.Sources) or "auto".
 	Source() string
 	// Normalize returns every event of msg, and an error for each part of
 	// msg that could not be decoded. Both may be non-empty.
-	Normalize(msg []byte) ([]*event.Event, []error)
+	Normalize(msg []byte, m Meta) ([]*event.Event, []error)
+}
+
+// Meta is what is known about a message besides its bytes.
+type Meta struct {
+	// Topic is the Kafka topic the message came from, if any.
+	Topic string
+	// File is the file the message was read from (vigia replay). Container
+	// log lines take pod, namespace and container from a kubelet log file
+	// name (POD_NAMESPACE_CONTAINER-ID.log).
+	File string
+}
+
+// Options configure decoding.
+type Options struct {
+	// Cluster is the Kubernetes cluster name stamped on Kubernetes events
+	// and container log lines whose envelope does not name one (EKS log
+	// groups, GKE resource labels and AKS resource ids do).
+	Cluster string
+	// Raw keeps the original object in Event.Raw. Building it costs as much
+	// as the rest of decoding, so the pipeline sets it only when a rule
+	// reads raw.
+	Raw bool
 }
 
 // ItemError is the error of one item of a batch message.

@@ -26,6 +26,12 @@ type DeadLetterWriter interface {
 	Write(ctx context.Context, m kafka.Message, reason, detail string) error
 }
 
+// Resolver fills each event's Entity from what earlier events taught it,
+// and learns from the events; see resolve.Resolver.
+type Resolver interface {
+	Resolve(ctx context.Context, evs []*event.Event) error
+}
+
 // Metrics receives the processor's counts; may be nil.
 type Metrics interface {
 	Consumed(topic, source string)
@@ -42,10 +48,12 @@ type Processor struct {
 	// Normalizers by topic; Default is used for topics not listed.
 	Normalizers map[string]normalize.Normalizer
 	Default     normalize.Normalizer
-	Router      Router
-	DeadLetter  DeadLetterWriter
-	Metrics     Metrics
-	Logger      *slog.Logger
+	// Resolver, when set, resolves identities and pods before the rules run.
+	Resolver   Resolver
+	Router     Router
+	DeadLetter DeadLetterWriter
+	Metrics    Metrics
+	Logger     *slog.Logger
 	// MaxMessageBytes: larger messages are dead-lettered. 0: no limit.
 	MaxMessageBytes int
 
@@ -56,13 +64,19 @@ type Processor struct {
 // Reasons for dead letters beyond normalize.Reason's.
 const ReasonOversized = "oversized"
 
-// Process normalizes data and evaluates the rules. It returns the alerts,
-// the number of events, and an error per part that failed to normalize.
-func (p *Processor) Process(n normalize.Normalizer, data []byte) ([]*alert.Alert, int, []error) {
-	evs, errs := n.Normalize(data)
+// Process normalizes data, resolves identities and pods, and evaluates
+// the rules. It returns the alerts, the number of events, and an error per
+// part that failed to normalize.
+func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
+	evs, errs := n.Normalize(data, meta)
 	if p.Metrics != nil {
-		if len(evs) > 0 {
-			p.Metrics.Normalized(n.Source(), len(evs))
+		for i := 0; i < len(evs); {
+			j := i + 1
+			for j < len(evs) && evs[j].Source == evs[i].Source {
+				j++
+			}
+			p.Metrics.Normalized(evs[i].Source, j-i)
+			i = j
 		}
 		for _, err := range errs {
 			p.Metrics.Failed(n.Source(), normalize.Reason(err))
@@ -70,6 +84,13 @@ func (p *Processor) Process(n normalize.Normalizer, data []byte) ([]*alert.Alert
 	}
 	if len(evs) == 0 {
 		return nil, 0, errs
+	}
+	if p.Resolver != nil {
+		if err := p.Resolver.Resolve(ctx, evs); err != nil {
+			// Resolution enriches; it must not stall detection. Events
+			// go on with what they carry themselves.
+			p.logFirst("resolve_error", "identity and pod resolution failed; events evaluated without resolved entities (logged once per 10,000)", "err", err)
+		}
 	}
 	e := p.evaluator()
 	defer p.evals.Put(e)
@@ -108,7 +129,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		}
 		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
 	}
-	alerts, _, errs := p.Process(n, m.Value)
+	alerts, _, errs := p.Process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
 	if len(errs) > 0 {
 		reason := normalize.Reason(errs[0])
 		if err := p.deadLetter(ctx, m, reason, errors.Join(errs...).Error()); err != nil {

@@ -118,7 +118,7 @@ func BenchmarkProcess(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if as, _, _ := p.Process(n, data); len(as) != 1 {
+		if as, _, _ := p.Process(context.Background(), n, data, normalize.Meta{}); len(as) != 1 {
 			b.Fatal("no alert")
 		}
 	}

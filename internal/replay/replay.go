@@ -53,6 +53,8 @@ type Record struct {
 	// Origin is "path:line", the 1-based line of the record's first byte,
 	// or just "path" for a record that is the whole file.
 	Origin string
+	// File is the path of the file the record came from.
+	File string
 	// Err is set for a record that could not be read (ErrTooLarge,
 	// ErrMalformed); the caller counts it as a failure.
 	Err error
@@ -176,7 +178,7 @@ func (r *fileReader) run() error {
 	if first[0] == '[' {
 		return r.streamArray(io.MultiReader(doc, r.br), start)
 	}
-	return r.fn(Record{Origin: r.name, Err: fmt.Errorf("%w: the file is one JSON document of more than %d bytes and not an array", ErrTooLarge, r.max)})
+	return r.fn(Record{File: r.name, Origin: r.name, Err: fmt.Errorf("%w: the file is one JSON document of more than %d bytes and not an array", ErrTooLarge, r.max)})
 }
 
 // lines emits each remaining non-blank line as a record.
@@ -207,7 +209,7 @@ func (r *fileReader) lines() error {
 func (r *fileReader) document(doc []byte, start int) error {
 	doc = trimSpace(doc)
 	if doc[0] != '[' || !json.Valid(doc) {
-		return r.fn(Record{Data: doc, Origin: r.name})
+		return r.fn(Record{Data: doc, File: r.name, Origin: r.name})
 	}
 	return r.splitArray(bytes.NewReader(doc), start, false)
 }
@@ -246,7 +248,7 @@ func (r *fileReader) splitArray(in io.Reader, start int, limit bool) error {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return r.fn(Record{Origin: r.origin(line), Err: fmt.Errorf("%w: %v; the rest of the file is not read", ErrMalformed, err)})
+		return r.fn(Record{File: r.name, Origin: r.origin(line), Err: fmt.Errorf("%w: %v; the rest of the file is not read", ErrMalformed, err)})
 	}
 
 	if _, err := dec.Token(); err != nil { // '['
@@ -263,7 +265,7 @@ func (r *fileReader) splitArray(in io.Reader, start int, limit bool) error {
 		if len(raw) > r.max {
 			err = r.tooLarge(line, len(raw))
 		} else {
-			err = r.fn(Record{Data: raw, Origin: r.origin(line)})
+			err = r.fn(Record{Data: raw, File: r.name, Origin: r.origin(line)})
 		}
 		if err != nil {
 			return err
@@ -283,7 +285,7 @@ func (r *fileReader) splitArray(in io.Reader, start int, limit bool) error {
 }
 
 func (r *fileReader) emit(data []byte, line int) error {
-	return r.fn(Record{Data: data, Origin: r.origin(line)})
+	return r.fn(Record{Data: data, File: r.name, Origin: r.origin(line)})
 }
 
 // tooLarge reports the record starting on line, n bytes long (n < 0: size
@@ -293,7 +295,7 @@ func (r *fileReader) tooLarge(line, n int) error {
 	if n >= 0 {
 		err = fmt.Errorf("%w: %d bytes, over the limit of %d", ErrTooLarge, n, r.max)
 	}
-	return r.fn(Record{Origin: r.origin(line), Err: err})
+	return r.fn(Record{File: r.name, Origin: r.origin(line), Err: err})
 }
 
 func (r *fileReader) origin(line int) string {

@@ -54,7 +54,7 @@ func TestRulesTestsAndEval(t *testing.T) {
 	}
 	evs, errs := (&normalize.K8sAudit{}).Normalize([]byte(`{"auditID":"x","verb":"create","timestamp":"2024-01-01T00:00:00Z",
 		"requestURI":"/api/v1/namespaces/n/pods/p/exec?command=cat&command=/etc/shadow","sourceIPs":["10.1.2.3"],
-		"user":{"username":"eve"},"objectRef":{"resource":"pods","subresource":"exec","namespace":"n","name":"p"}}`))
+		"user":{"username":"eve"},"objectRef":{"resource":"pods","subresource":"exec","namespace":"n","name":"p"}}`), normalize.Meta{})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}

@@ -51,7 +51,7 @@ func runTest(m *vm.VM, r *Rule, t Test, norms Normalizers) error {
 	if n == nil {
 		return fmt.Errorf("no normalizer for source %q", r.Source)
 	}
-	evs, errs := n.Normalize(t.Event)
+	evs, errs := n.Normalize(t.Event, normalize.Meta{})
 	if len(errs) > 0 {
 		return fmt.Errorf("event does not normalize: %w", errors.Join(errs...))
 	}
