@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/vigia-dev/vigia/internal/event"
 )
 
@@ -511,4 +513,38 @@ func jsonType(v any) string {
 		return "array"
 	}
 	return "object"
+}
+
+// DetectK8sAudit reports whether v looks like a Kubernetes audit Event,
+// EventList or {"event":{...}} wrapper. Transitional: the fastjson-native
+// decoder replaces this file.
+func DetectK8sAudit(v *fastjson.Value) bool {
+	if v.Exists("auditID") || v.Exists("verb") && v.Exists("objectRef") {
+		return true
+	}
+	switch Str(v, "kind") {
+	case "Event", "EventList":
+		return strings.HasPrefix(Str(v, "apiVersion"), "audit.k8s.io") || Str(v, "apiVersion") == ""
+	}
+	if e := v.Get("event"); e != nil && e.Exists("auditID") {
+		return true
+	}
+	return false
+}
+
+// DecodeK8sAudit decodes a value DetectK8sAudit accepted.
+func DecodeK8sAudit(v *fastjson.Value, o Options, _ Meta) ([]*event.Event, []error) {
+	n := &K8sAudit{Cluster: o.Cluster}
+	m := Map(v)
+	if items, ok := eventListItems(m); ok {
+		return n.batch(items)
+	}
+	ev, err := n.event(m)
+	if err != nil {
+		return nil, []error{err}
+	}
+	if !o.Raw {
+		ev.Raw = nil
+	}
+	return []*event.Event{ev}, nil
 }

@@ -88,6 +88,7 @@ type fileTest struct {
 	Name  string    `yaml:"name"`
 	Match *bool     `yaml:"match"`
 	Event yaml.Node `yaml:"event"`
+	File  string    `yaml:"file"`
 }
 
 // Load reads every *.yaml and *.yml file under the given paths (files or
@@ -210,7 +211,7 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 			if testsNode != nil && i < len(testsNode.Content) {
 				line = testsNode.Content[i].Line
 			}
-			t := Test{Name: ft.Name, Line: line}
+			t := Test{Name: ft.Name, Line: line, File: ft.File}
 			if t.Name == "" {
 				t.Name = fmt.Sprintf("test %d", i+1)
 			}
@@ -222,6 +223,13 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 			var ev any
 			if err := ft.Event.Decode(&ev); err != nil || ev == nil {
 				errs = append(errs, &LoadError{File: path, Line: line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: event is required", t.Name)})
+				continue
+			}
+			if text, ok := ev.(string); ok {
+				// A string is the message as it arrives: a container log
+				// line, a CRI line, anything that is not JSON.
+				t.Event = []byte(text)
+				r.Tests = append(r.Tests, t)
 				continue
 			}
 			js, err := json.Marshal(jsonable(ev))

@@ -59,9 +59,13 @@ type Test struct {
 	Name string
 	// Match is whether the rule must match the event.
 	Match bool
-	// Event is the raw source event as JSON (converted from the YAML).
+	// Event is the raw source message: JSON converted from the YAML, or
+	// the text of a YAML string as is.
 	Event []byte
-	Line  int
+	// File is the file name the message is said to come from (a kubelet
+	// log file name tells the pod of a container log line).
+	File string
+	Line int
 }
 
 // segment is one piece of a summary template: literal text or a program.

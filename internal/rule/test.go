@@ -6,8 +6,8 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 )
 
 // TestResult is the outcome of one rule test.
@@ -22,13 +22,14 @@ type TestResult struct {
 // their example events with it, exactly as the pipeline would.
 type Normalizers func(source string) normalize.Normalizer
 
-// DefaultNormalizers maps every known source to its normalizer.
+// DefaultNormalizers maps every known source to its normalizer: the
+// pipeline's format detection, forced to the rule's source when it has one.
 func DefaultNormalizers(source string) normalize.Normalizer {
-	switch source {
-	case "", event.SourceK8sAudit:
-		return &normalize.K8sAudit{}
+	n, err := detect.New(source, normalize.Options{Raw: true})
+	if err != nil {
+		return nil
 	}
-	return nil
+	return n
 }
 
 // RunTests runs the tests of every rule of s.
@@ -51,7 +52,7 @@ func runTest(m *vm.VM, r *Rule, t Test, norms Normalizers) error {
 	if n == nil {
 		return fmt.Errorf("no normalizer for source %q", r.Source)
 	}
-	evs, errs := n.Normalize(t.Event, normalize.Meta{})
+	evs, errs := n.Normalize(t.Event, normalize.Meta{File: t.File})
 	if len(errs) > 0 {
 		return fmt.Errorf("event does not normalize: %w", errors.Join(errs...))
 	}

@@ -1,0 +1,358 @@
+// Package detect picks the format of each message and unwraps the
+// envelopes logs travel in, so one topic can carry any mix of sources.
+//
+// Envelopes unwrapped here, whatever they hold: gzip, JSON arrays, JSON
+// lines, CloudWatch Logs subscription payloads (EKS control-plane logs,
+// CloudTrail delivered to CloudWatch), Pub/Sub push and pull wrappers
+// (GCP log sinks), Azure Event Hubs exports ({"records":[...]}, each
+// record dispatched on its category: kube-audit goes to Kubernetes audit,
+// the rest to Azure). A source's own batch forms (a Kubernetes EventList,
+// CloudTrail's {"Records":[...]}) are its decoder's business.
+package detect
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/vigia-dev/vigia/internal/event"
+	"github.com/vigia-dev/vigia/internal/normalize"
+)
+
+// Auto is the format name that detects the source of every message.
+const Auto = "auto"
+
+// Format is one source's decoder.
+type Format struct {
+	// Name is the source name (event.Source*).
+	Name string
+	// Detect reports whether a JSON object is a record of this source, or
+	// one of its own batch forms.
+	Detect func(v *fastjson.Value) bool
+	// Decode decodes a value Detect accepted.
+	Decode func(v *fastjson.Value, o normalize.Options, m normalize.Meta) ([]*event.Event, []error)
+}
+
+// maxDepth bounds envelope nesting (gzip in Pub/Sub in CloudWatch ...).
+const maxDepth = 4
+
+// maxInflated bounds a gzip'd message's decompressed size.
+const maxInflated = 64 << 20
+
+var parsers fastjson.ParserPool
+
+// Normalizer decodes messages of one format, or of any with Auto.
+type Normalizer struct {
+	format  string
+	opts    normalize.Options
+	formats []Format
+}
+
+var _ normalize.Normalizer = (*Normalizer)(nil)
+
+// Formats returns the accepted format names: Auto and every source.
+func Formats() []string {
+	names := []string{Auto}
+	for _, f := range formats {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// New returns the normalizer for format: Auto or a source name. A forced
+// format still unwraps envelopes, and reports any other source's record
+// as ErrUnknownFormat.
+func New(format string, o normalize.Options) (*Normalizer, error) {
+	if format == "" {
+		format = Auto
+	}
+	if format != Auto && !slices.ContainsFunc(formats, func(f Format) bool { return f.Name == format }) {
+		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+	}
+	return &Normalizer{format: format, opts: o, formats: formats}, nil
+}
+
+// Source implements normalize.Normalizer: the format name.
+func (n *Normalizer) Source() string { return n.format }
+
+// Normalize implements normalize.Normalizer.
+func (n *Normalizer) Normalize(msg []byte, m normalize.Meta) ([]*event.Event, []error) {
+	var d decoder
+	d.n = n
+	d.meta = m
+	d.message(msg, n.opts, 0)
+	if n.format != Auto {
+		d.errs = append(d.errs, d.textLeftover()...)
+	}
+	return d.evs, d.errs
+}
+
+type decoder struct {
+	n    *Normalizer
+	meta normalize.Meta
+	evs  []*event.Event
+	errs []error
+	// item numbers errors within a batch: the index in the outermost batch.
+	item int
+}
+
+func (d *decoder) textLeftover() []error { return nil }
+
+func (d *decoder) fail(err error) {
+	d.errs = append(d.errs, err)
+}
+
+// message decodes raw bytes: gzip, JSON or text.
+func (d *decoder) message(msg []byte, o normalize.Options, depth int) {
+	if depth > maxDepth {
+		d.fail(fmt.Errorf("%w: envelopes nested deeper than %d", normalize.ErrUnknownFormat, maxDepth))
+		return
+	}
+	if len(msg) >= 2 && msg[0] == 0x1f && msg[1] == 0x8b {
+		r, err := gzip.NewReader(bytes.NewReader(msg))
+		if err != nil {
+			d.fail(fmt.Errorf("%w: gzip: %v", normalize.ErrNotJSON, err))
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r, maxInflated+1))
+		if err == nil && len(data) > maxInflated {
+			err = fmt.Errorf("inflates to more than %d bytes", maxInflated)
+		}
+		if err != nil {
+			d.fail(fmt.Errorf("%w: gzip: %v", normalize.ErrNotJSON, err))
+			return
+		}
+		d.message(data, o, depth+1)
+		return
+	}
+	trimmed := bytes.TrimLeft(msg, " \t\r\n\ufeff")
+	if len(trimmed) == 0 {
+		d.fail(fmt.Errorf("%w: empty message", normalize.ErrNotJSON))
+		return
+	}
+	if trimmed[0] != '{' && trimmed[0] != '[' {
+		d.text(msg, o)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(msg)
+	if err != nil {
+		// JSON lines: several values, one per line.
+		if lines := bytes.Count(bytes.TrimSpace(msg), []byte("\n")); lines > 0 {
+			d.jsonLines(msg, o, depth)
+			return
+		}
+		d.fail(fmt.Errorf("%w: %v", normalize.ErrNotJSON, err))
+		return
+	}
+	d.value(v, o, depth)
+}
+
+func (d *decoder) jsonLines(msg []byte, o normalize.Options, depth int) {
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		d.message(line, o, depth+1)
+		d.item++
+	}
+}
+
+// value decodes one parsed JSON value.
+func (d *decoder) value(v *fastjson.Value, o normalize.Options, depth int) {
+	switch v.Type() {
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for i, it := range a {
+			d.item = i
+			if it.Type() != fastjson.TypeObject {
+				d.fail(normalize.Itemf(i, normalize.ErrUnknownFormat, "%s is not a log record", normalize.TypeName(it)))
+				continue
+			}
+			d.object(it, o, depth)
+		}
+	case fastjson.TypeObject:
+		d.object(v, o, depth)
+	default:
+		d.fail(fmt.Errorf("%w: %s is not a log record", normalize.ErrUnknownFormat, normalize.TypeName(v)))
+	}
+}
+
+// object decodes one JSON object: an envelope or a record.
+func (d *decoder) object(v *fastjson.Value, o normalize.Options, depth int) {
+	// CloudWatch Logs subscription payload.
+	if v.Exists("logEvents") && v.Exists("messageType") {
+		d.cloudWatch(v, o, depth)
+		return
+	}
+	// Pub/Sub push ({"message":{"data":...},"subscription":...}) or a
+	// pulled message ({"data":..., "attributes":...}).
+	if data := pubSubData(v); data != nil {
+		d.message(data, o, depth+1)
+		return
+	}
+	// Azure Event Hubs export.
+	if rs := v.Get("records"); rs != nil && rs.Type() == fastjson.TypeArray && !v.Exists("Records") {
+		d.azureRecords(rs, o, depth)
+		return
+	}
+	for _, f := range d.n.formats {
+		if f.Detect(v) {
+			d.decode(f, v, o)
+			return
+		}
+	}
+	d.fail(d.itemErr(normalize.ErrUnknownFormat, "no known log format matches (keys: %s)", keys(v)))
+}
+
+func (d *decoder) decode(f Format, v *fastjson.Value, o normalize.Options) {
+	if d.n.format != Auto && f.Name != d.n.format {
+		d.fail(d.itemErr(normalize.ErrUnknownFormat, "a %s record on a %s input", f.Name, d.n.format))
+		return
+	}
+	evs, errs := f.Decode(v, o, d.meta)
+	d.evs = append(d.evs, evs...)
+	d.errs = append(d.errs, errs...)
+}
+
+func (d *decoder) itemErr(sentinel error, format string, args ...any) error {
+	if d.item > 0 {
+		return normalize.Itemf(d.item, sentinel, format, args...)
+	}
+	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
+}
+
+// cloudWatch unwraps a CloudWatch Logs subscription payload. EKS writes the
+// control plane's logs to /aws/eks/CLUSTER/cluster, which names the cluster.
+func (d *decoder) cloudWatch(v *fastjson.Value, o normalize.Options, depth int) {
+	if normalize.Str(v, "messageType") == "CONTROL_MESSAGE" {
+		return // CloudWatch's own reachability check; carries no log.
+	}
+	if g := normalize.Str(v, "logGroup"); strings.HasPrefix(g, "/aws/eks/") && strings.HasSuffix(g, "/cluster") {
+		o.Cluster = strings.TrimSuffix(strings.TrimPrefix(g, "/aws/eks/"), "/cluster")
+	}
+	for i, le := range v.GetArray("logEvents") {
+		d.item = i
+		msg := le.GetStringBytes("message")
+		if msg == nil {
+			d.fail(normalize.Itemf(i, normalize.ErrInvalidEvent, "CloudWatch log event without a message"))
+			continue
+		}
+		// The message aliases the parser's buffer, which a nested parse
+		// would reuse: copy it.
+		d.message(bytes.Clone(msg), o, depth+1)
+	}
+}
+
+// pubSubData returns the decoded data of a Pub/Sub message envelope.
+func pubSubData(v *fastjson.Value) []byte {
+	msg := v
+	if m := v.Get("message"); m != nil && m.Type() == fastjson.TypeObject && v.Exists("subscription") {
+		msg = m
+	} else if !(v.Exists("data") && (v.Exists("attributes") || v.Exists("messageId") || v.Exists("message_id"))) {
+		return nil
+	}
+	s := msg.GetStringBytes("data")
+	if s == nil {
+		return nil
+	}
+	out, err := base64.StdEncoding.DecodeString(string(s))
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// azureRecords dispatches the records of an Event Hubs export: AKS
+// kube-audit categories carry a Kubernetes audit event in properties.log
+// (a JSON string or object); every other category is an Azure record.
+func (d *decoder) azureRecords(rs *fastjson.Value, o normalize.Options, depth int) {
+	a, _ := rs.Array()
+	for i, r := range a {
+		d.item = i
+		if r.Type() != fastjson.TypeObject {
+			d.fail(normalize.Itemf(i, normalize.ErrUnknownFormat, "%s is not an Azure record", normalize.TypeName(r)))
+			continue
+		}
+		cat := strings.ToLower(normalize.Str(r, "category"))
+		if !strings.HasPrefix(cat, "kube-audit") {
+			d.object(r, o, depth+1)
+			continue
+		}
+		ro := o
+		if c := aksCluster(normalize.Str(r, "resourceId")); c != "" {
+			ro.Cluster = c
+		}
+		log := r.Get("properties", "log")
+		switch {
+		case log == nil:
+			d.fail(normalize.Itemf(i, normalize.ErrInvalidEvent, "AKS %s record without properties.log", cat))
+		case log.Type() == fastjson.TypeString:
+			s, _ := log.StringBytes()
+			d.message(bytes.Clone(s), ro, depth+1)
+		default:
+			d.value(log, ro, depth+1)
+		}
+	}
+}
+
+// aksCluster returns the cluster name of an AKS resource id
+// (/SUBSCRIPTIONS/…/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/NAME).
+func aksCluster(id string) string {
+	const marker = "/managedclusters/"
+	i := strings.Index(strings.ToLower(id), marker)
+	if i < 0 {
+		return ""
+	}
+	name := id[i+len(marker):]
+	if j := strings.IndexByte(name, '/'); j >= 0 {
+		name = name[:j]
+	}
+	return strings.ToLower(name)
+}
+
+// text decodes a message that is not JSON: container log lines.
+func (d *decoder) text(msg []byte, o normalize.Options) {
+	if textDecoder == nil {
+		d.fail(fmt.Errorf("%w: not JSON and no text format is known", normalize.ErrNotJSON))
+		return
+	}
+	if d.n.format != Auto && d.n.format != event.SourceContainerLog {
+		d.fail(fmt.Errorf("%w: a text line on a %s input", normalize.ErrNotJSON, d.n.format))
+		return
+	}
+	evs, errs := textDecoder(msg, o, d.meta)
+	d.evs = append(d.evs, evs...)
+	d.errs = append(d.errs, errs...)
+}
+
+func keys(v *fastjson.Value) string {
+	o, _ := v.Object()
+	var ks []string
+	o.Visit(func(k []byte, _ *fastjson.Value) {
+		if len(ks) < 8 {
+			ks = append(ks, string(k))
+		}
+	})
+	if o.Len() > len(ks) {
+		ks = append(ks, "…")
+	}
+	return strings.Join(ks, ", ")
+}
+
+// ErrFormat is returned by New for an unknown format name.
+var ErrFormat = errors.New("unknown format")
