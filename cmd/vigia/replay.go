@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/notify/console"
 	"github.com/vigia-dev/vigia/internal/pipeline"
 	"github.com/vigia-dev/vigia/internal/replay"
@@ -31,6 +32,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&inputs, "input", "log files or directories, recursively; .gz is read transparently; - is standard input (repeatable)")
 	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	cluster := fs.String("cluster", "", "cluster name stamped on Kubernetes events")
+	format := fs.String("format", "auto", "input format: auto (detected per record), k8s_audit, aws_cloudtrail, gcp_audit, azure_activity or container_log")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +59,10 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	out := console.New(stdout)
 	proc := &pipeline.Processor{Rules: rules}
-	norm := &normalize.K8sAudit{Cluster: *cluster}
+	norm, err := detect.New(*format, normalize.Options{Cluster: *cluster, Raw: rules.UsesRaw()})
+	if err != nil {
+		return usageError("replay: --format: " + err.Error())
+	}
 	var records, events, alerts, bad int
 	report := func(origin string, err error) {
 		bad++

@@ -71,7 +71,12 @@ type Kafka struct {
 type Topic struct {
 	// Name is the topic name. Required.
 	Name string `yaml:"name"`
-	// Format is the message format: k8s_audit. Default: k8s_audit.
+	// Format is the message format: auto (detected per message, so one
+	// topic may mix sources), or one of k8s_audit, aws_cloudtrail,
+	// gcp_audit, azure_activity, container_log to accept only that source
+	// (other records are dead-lettered). Envelopes (gzip, arrays, JSON
+	// lines, CloudWatch Logs, Pub/Sub, Event Hubs) are unwrapped either
+	// way. Default: auto.
 	Format string `yaml:"format"`
 	// Cluster is the Kubernetes cluster name stamped on its events.
 	// Default: "".
@@ -139,7 +144,7 @@ type Telemetry struct {
 }
 
 // Formats lists the accepted topic formats.
-var Formats = []string{event.SourceK8sAudit}
+var Formats = append([]string{"auto"}, event.Sources...)
 
 // Load reads, defaults and validates a config file.
 func Load(path string) (*Config, error) {
@@ -192,7 +197,7 @@ func (c *Config) Defaults() {
 	}
 	for i := range k.Topics {
 		if k.Topics[i].Format == "" {
-			k.Topics[i].Format = event.SourceK8sAudit
+			k.Topics[i].Format = "auto"
 		}
 	}
 	if len(c.Rules.Paths) == 0 {

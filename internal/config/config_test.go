@@ -11,7 +11,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Kafka.GroupID != "vigia" || cfg.Kafka.CommitInterval != time.Second || cfg.Kafka.Topics[0].Format != "k8s_audit" ||
+	if cfg.Kafka.GroupID != "vigia" || cfg.Kafka.CommitInterval != time.Second || cfg.Kafka.Topics[0].Format != "auto" ||
 		cfg.Route.Receivers[0] != "out" || cfg.ShutdownTimeout != 30*time.Second || cfg.MaxMessageBytes != 1<<20 ||
 		cfg.Kafka.DeadLetterTopic != "vigia-dead-letter" || cfg.Rules.Paths[0] != "detections" {
 		t.Fatalf("defaults: %+v", cfg)

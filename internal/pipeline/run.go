@@ -19,6 +19,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/route"
 	"github.com/vigia-dev/vigia/internal/rule"
 	"github.com/vigia-dev/vigia/internal/source"
@@ -116,17 +117,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	proc := &Processor{
 		Rules:           rules,
 		Normalizers:     map[string]normalize.Normalizer{},
-		Default:         &normalize.K8sAudit{},
 		Router:          router,
 		DeadLetter:      dlq,
 		Metrics:         metrics,
 		Logger:          log,
 		MaxMessageBytes: cfg.MaxMessageBytes,
 	}
+	if proc.Default, err = detect.New(detect.Auto, normalize.Options{Raw: rules.UsesRaw()}); err != nil {
+		return err
+	}
 	for _, t := range cfg.Kafka.Topics {
-		n, err := normalizerFor(t)
+		n, err := detect.New(t.Format, normalize.Options{Cluster: t.Cluster, Raw: rules.UsesRaw()})
 		if err != nil {
-			return err
+			return fmt.Errorf("kafka.topics: topic %q: %w", t.Name, err)
 		}
 		proc.Normalizers[t.Name] = n
 	}
@@ -161,12 +164,4 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		err = nil
 	}
 	return err
-}
-
-func normalizerFor(t config.Topic) (normalize.Normalizer, error) {
-	switch t.Format {
-	case "k8s_audit":
-		return &normalize.K8sAudit{Cluster: t.Cluster}, nil
-	}
-	return nil, fmt.Errorf("kafka.topics: topic %q: unknown format %q", t.Name, t.Format)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/vigia-dev/vigia/internal/alert"
@@ -51,7 +52,8 @@ type Rule struct {
 	summary    []segment
 	meta       alert.Rule
 	compileErr *LoadError
-	pos        int // index in its Set's Rules and stats
+	pos        int  // index in its Set's Rules and stats
+	usesRaw    bool // the condition or summary reads raw
 }
 
 // Test is an example event with its expected outcome.
@@ -133,6 +135,15 @@ func (r *Rule) compile() error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	r.summary = segs
+	nodes := []ast.Node{prog.Node()}
+	for _, sg := range segs {
+		if sg.program != nil {
+			nodes = append(nodes, sg.program.Node())
+		}
+	}
+	if err := r.checkRaw(nodes...); err != nil {
+		return fmt.Errorf("condition: %w", err)
+	}
 	r.meta = alert.Rule{ID: r.ID, Title: r.Title, Severity: r.Severity, Tags: r.Tags}
 	if r.meta.Tags == nil {
 		r.meta.Tags = []string{}

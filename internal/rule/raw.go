@@ -1,0 +1,94 @@
+package rule
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/vigia-dev/vigia/internal/event"
+)
+
+// rawKeys are the top-level keys of each source's original record, the
+// fields a rule may read as raw.KEY. raw is an untyped map, so without this
+// list a misspelled raw.eventNmae would silently be nil forever. Sources
+// whose records have no fixed top level (Azure's many log shapes, container
+// log shippers) are not checked.
+var rawKeys = map[string][]string{
+	event.SourceK8sAudit: {
+		// audit.k8s.io Event (v1, v1beta1)
+		"kind", "apiVersion", "metadata", "level", "auditID", "stage", "requestURI", "verb", "user",
+		"impersonatedUser", "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject",
+		"responseObject", "requestReceivedTimestamp", "stageTimestamp", "annotations", "timestamp",
+		// GKE: the Cloud Logging LogEntry
+		"logName", "resource", "receiveTimestamp", "severity", "insertId", "labels", "operation",
+		"protoPayload",
+	},
+	event.SourceCloudTrail: {
+		"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
+		"sourceIPAddress", "userAgent", "requestParameters", "responseElements", "additionalEventData",
+		"requestID", "eventID", "readOnly", "resources", "eventType", "apiVersion", "managementEvent",
+		"recipientAccountId", "sharedEventID", "vpcEndpointId", "vpcEndpointAccountId", "eventCategory",
+		"tlsDetails", "sessionCredentialFromConsole", "errorCode", "errorMessage", "serviceEventDetails",
+		"insightDetails", "edgeDeviceDetails", "addendum", "sourceIdentity",
+	},
+	event.SourceGCPAudit: {
+		"logName", "resource", "timestamp", "receiveTimestamp", "severity", "insertId", "httpRequest",
+		"labels", "operation", "trace", "spanId", "traceSampled", "sourceLocation", "protoPayload",
+		"jsonPayload", "textPayload", "split", "errorGroups", "apphub", "apphubDestination",
+	},
+}
+
+// rawUse walks a compiled expression: it reports whether it reads raw and
+// the first raw.KEY whose KEY is not a top-level key of source.
+type rawUse struct {
+	source  string
+	uses    bool
+	unknown string
+}
+
+func (u *rawUse) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "raw" {
+			u.uses = true
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "raw" {
+			return
+		}
+		key, ok := n.Property.(*ast.StringNode)
+		if !ok || u.unknown != "" {
+			return
+		}
+		if keys, ok := rawKeys[u.source]; ok && !slices.Contains(keys, key.Value) {
+			u.unknown = key.Value
+		}
+	}
+}
+
+// checkRaw inspects every program of the rule.
+func (r *Rule) checkRaw(nodes ...ast.Node) error {
+	u := &rawUse{source: r.Source}
+	for _, n := range nodes {
+		ast.Walk(&n, u)
+	}
+	r.usesRaw = u.uses
+	if u.unknown != "" {
+		return fmt.Errorf("raw.%s is not a field of %s records (known: %s)", u.unknown, r.Source, strings.Join(rawKeys[r.Source], ", "))
+	}
+	return nil
+}
+
+// UsesRaw reports whether any enabled rule of the set reads raw, the
+// original record: normalizers build it only then.
+func (s *Set) UsesRaw() bool {
+	for _, r := range s.Rules {
+		if r.usesRaw && !r.Disabled {
+			return true
+		}
+	}
+	return false
+}
