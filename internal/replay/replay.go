@@ -2,7 +2,8 @@
 // the raw messages the Kafka source would have delivered, so detection
 // engineers can backtest rules over exports and captures.
 //
-// A file is either JSON lines (one message per line) or one JSON document.
+// A file is JSON lines (one message per line), one JSON document, or text
+// (container log lines: one message per line).
 // A top-level array is split into one message per element; any other
 // document is one message, and the normalizer splits envelopes such as a
 // Kubernetes EventList or a CloudTrail {"Records":[...]} file. Gzip input
@@ -145,6 +146,13 @@ func (r *fileReader) run() error {
 			n += rest
 		}
 		if err := r.tooLarge(start, n); err != nil {
+			return err
+		}
+		return r.lines()
+	}
+	if line := trimSpace(first); line[0] != '{' && line[0] != '[' {
+		// Text: container log lines (CRI), one record per line.
+		if err := r.emit(bytes.Clone(line), start); err != nil {
 			return err
 		}
 		return r.lines()

@@ -89,9 +89,10 @@ func TestRead(t *testing.T) {
 			{origin: "in:4", data: `{"a":1}`}, {origin: "in:6", data: `{"a":2}`},
 		}},
 		{name: "empty array", in: "[ ]\n"},
-		{name: "one line that is not JSON", in: "hello\n", want: []rec{{origin: "in", data: "hello"}}},
-		{name: "text is one malformed record", in: "2025-07-03T21:55:15Z stdout F hello\n2025-07-03T21:55:16Z stdout F bye\n", want: []rec{
-			{origin: "in", data: "2025-07-03T21:55:15Z stdout F hello\n2025-07-03T21:55:16Z stdout F bye"},
+		{name: "one line that is not JSON", in: "hello\n", want: []rec{{origin: "in:1", data: "hello"}}},
+		{name: "text is a record per line (CRI container logs)", in: "2025-07-03T21:55:15Z stdout F hello\n\n2025-07-03T21:55:16Z stdout F bye\n", want: []rec{
+			{origin: "in:1", data: "2025-07-03T21:55:15Z stdout F hello"},
+			{origin: "in:3", data: "2025-07-03T21:55:16Z stdout F bye"},
 		}},
 		{name: "truncated array is one malformed record", in: "[\n{\"a\":1},\n{\"a\":", want: []rec{
 			{origin: "in", data: "[\n{\"a\":1},\n{\"a\":"},
@@ -99,7 +100,7 @@ func TestRead(t *testing.T) {
 		{name: "pretty-printed objects one after another are one malformed record", in: "{\n\"a\":1\n}\n{\n\"a\":2\n}\n", want: []rec{
 			{origin: "in", data: "{\n\"a\":1\n}\n{\n\"a\":2\n}"},
 		}},
-		{name: "a scalar document", in: `"just a string"`, want: []rec{{origin: "in", data: `"just a string"`}}},
+		{name: "a scalar document is a text line", in: `"just a string"`, want: []rec{{origin: "in:1", data: `"just a string"`}}},
 
 		// Over MaxRecordBytes.
 		{name: "long line among JSON lines", max: 64, in: "{\"a\":1}\n" + bigElem + "\n{\"a\":3}\n", want: []rec{
