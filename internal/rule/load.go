@@ -295,6 +295,22 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 				add("runbook", "%v", err)
 			}
 			books.Add(rb)
+			// Translations are optional; a broken one is an error.
+			for _, loc := range runbook.Locales {
+				p := runbook.LocalizedPath(r.Runbook, loc)
+				tr, err := runbook.Load(opts.Root, p)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				if err == nil {
+					err = tr.Check()
+				}
+				if err != nil {
+					add("runbook", "%s translation %s: %v", loc, p, err)
+					continue
+				}
+				books.Add(tr)
+			}
 		}
 	}
 	if opts.Strict {

@@ -1,6 +1,9 @@
 package runbook
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // Library holds the parsed runbooks by path; safe for concurrent use.
 type Library struct {
@@ -26,4 +29,31 @@ func (l *Library) Get(path string) *Runbook {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.books[path]
+}
+
+// Locales are the runbook translations Vigia ships, beside the English
+// originals: runbooks/pt-BR/k8s/x.md translates runbooks/k8s/x.md.
+var Locales = []string{"pt-BR"}
+
+// LocalizedPath returns the path of path's translation into locale:
+// "runbooks/k8s/x.md" → "runbooks/pt-BR/k8s/x.md". English ("" or "en")
+// is path itself.
+func LocalizedPath(path, locale string) string {
+	if locale == "" || locale == "en" || locale == "en-US" {
+		return path
+	}
+	dir, rest, ok := strings.Cut(path, "/")
+	if !ok {
+		return locale + "/" + path
+	}
+	return dir + "/" + locale + "/" + rest
+}
+
+// Localized returns the runbook at path in locale, falling back to the
+// English original when there is no translation; nil when neither is loaded.
+func (l *Library) Localized(path, locale string) *Runbook {
+	if rb := l.Get(LocalizedPath(path, locale)); rb != nil {
+		return rb
+	}
+	return l.Get(path)
 }
