@@ -6,6 +6,7 @@ package alert
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/event"
@@ -50,6 +51,34 @@ type Alert struct {
 	// Context carries who/what/where details for receivers: verb,
 	// resource, name, cluster, source IP, user agent. Never secret values.
 	Context Context `json:"context"`
+	// Labels are what routes, silences and inhibit rules match on: rule,
+	// severity, source, cluster, namespace, identity, pod, tags (comma
+	// separated), and ns_<key> for the owning namespace's labels (team,
+	// environment, …). Set by the router; see Alert.BaseLabels.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// BaseLabels returns the labels every alert has, derived from its fields.
+func (a *Alert) BaseLabels() map[string]string {
+	l := map[string]string{
+		"rule":     a.Rule.ID,
+		"severity": a.Rule.Severity,
+		"source":   a.Context.Source,
+	}
+	set := func(k, v string) {
+		if v != "" {
+			l[k] = v
+		}
+	}
+	set("cluster", a.Context.Cluster)
+	set("namespace", a.Entity.Namespace)
+	set("identity", a.Entity.Identity)
+	set("pod", a.Entity.Pod)
+	set("account", a.Context.Account)
+	if len(a.Rule.Tags) > 0 {
+		l["tags"] = strings.Join(a.Rule.Tags, ",")
+	}
+	return l
 }
 
 // Rule is the rule part of an alert.
@@ -83,11 +112,20 @@ type Context struct {
 	SourceIP  string `json:"source_ip,omitempty"`
 	UserAgent string `json:"user_agent,omitempty"`
 	Outcome   string `json:"outcome,omitempty"`
+	// Account and Region are the cloud account (AWS account, GCP project,
+	// Azure subscription) and region of cloud events.
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
 }
 
 // FromEvent builds the single-event alert of rule r for e.
 func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
-	ent := Entity{Identity: e.Actor.Name, Namespace: e.K8s.Namespace, Pod: e.K8s.Pod}
+	// The resolved identity, when resolution found one, so a service
+	// account's cloud calls and its Kubernetes requests share dedup keys.
+	ent := Entity{Identity: e.Entity.Identity, Namespace: e.K8s.Namespace, Pod: e.K8s.Pod}
+	if ent.Identity == "" {
+		ent.Identity = e.Actor.Name
+	}
 	if ent.Namespace == "" {
 		ent.Namespace = e.Target.Namespace
 	}
@@ -113,6 +151,8 @@ func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
 			SourceIP:  e.Actor.SourceIP,
 			UserAgent: e.Actor.UserAgent,
 			Outcome:   e.Outcome,
+			Account:   e.Cloud.Account,
+			Region:    e.Cloud.Region,
 		},
 	}
 }
