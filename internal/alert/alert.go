@@ -56,6 +56,10 @@ type Alert struct {
 	// separated), and ns_<key> for the owning namespace's labels (team,
 	// environment, …). Set by the router; see Alert.BaseLabels.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Explains lists the ids of the alerts a correlation alert explains
+	// (its members): a receiver that gets both notifies the correlation
+	// and mutes the members it has not notified yet.
+	Explains []string `json:"explains,omitempty"`
 }
 
 // BaseLabels returns the labels every alert has, derived from its fields.

@@ -92,6 +92,10 @@ type GroupState struct {
 	Notified time.Time `json:"notified"`
 	// Resolved is set once a resolution was delivered.
 	Resolved bool `json:"resolved,omitempty"`
+	// Seen holds the ids of the group's most recently notified alerts
+	// (bounded), so an alert routed again after a restart — its Kafka
+	// offset was not yet committed — is not notified twice.
+	Seen []string `json:"seen,omitempty"`
 }
 
 // States stores GroupStates per receiver and group key.

@@ -1,78 +1,77 @@
-// Package route decides which receivers get an alert and delivers it,
-// retrying what can be retried.
+// Package route decides where alerts go and delivers them.
+//
+// The Router is the pipeline's last synchronous stage: it labels each
+// alert, walks the routing tree (Alertmanager's semantics: matchers,
+// continue, inherited settings), and writes one outbox entry per matched
+// route and receiver. Once Route returns, the alerts are durable and the
+// Kafka offset may be committed. A Dispatcher per receiver then claims the
+// entries, gathers them into groups (group_by, group_wait,
+// group_interval), drops what silences, inhibit rules and mute time
+// intervals suppress, and delivers one notification per group with
+// retries, remembering the receiver's state (thread, ticket) so repeats
+// and the final resolution update the same incident.
 package route
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/alert"
-	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/outbox"
 )
 
-// Receiver is a named notifier.
-type Receiver struct {
-	Name     string
-	Notifier notify.Notifier
+// Owners returns the labels of a namespace's owner (team, environment,
+// data sensitivity …): learned from Namespace objects in the audit stream
+// or given in the config. Route matchers see them as ns_<key>.
+type Owners interface {
+	NamespaceLabels(ctx context.Context, cluster, namespace string) map[string]string
 }
 
-// Metrics receives delivery outcomes; may be nil.
+// Metrics receives routing and delivery outcomes; may be nil.
 type Metrics interface {
+	// Sent counts notifications delivered, SendFailed the ones given up
+	// on (dead-lettered).
 	Sent(receiver string)
 	SendFailed(receiver string)
+	// Suppressed counts alerts not notified: reason is "silenced",
+	// "inhibited", "muted" or "duplicate".
+	Suppressed(receiver, reason string)
 }
 
-// Router delivers alerts to its receivers.
+// Router labels and routes alerts into the outbox.
 type Router struct {
-	receivers   []Receiver
+	tree        *Tree
+	queue       outbox.Queue
+	owners      Owners
 	minSeverity int
-	// retryTimeout bounds the retries of one delivery.
-	retryTimeout time.Duration
-	// backoff bounds, exposed for tests.
-	minBackoff, maxBackoff time.Duration
-	metrics                Metrics
-	log                    *slog.Logger
-	recent                 *recent
+	log         *slog.Logger
+	recent      *recent
+	now         func() time.Time
 }
 
 // Config configures a Router.
 type Config struct {
-	Receivers []Receiver
+	Tree  *Tree
+	Queue outbox.Queue
+	// Owners, when set, adds namespace owner labels (ns_<key>).
+	Owners Owners
 	// MinSeverity drops alerts below it. Default: info.
 	MinSeverity string
-	// RetryTimeout bounds the retries of one delivery. Default: 5m.
-	RetryTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the exponential backoff between
-	// retries. Default: 500ms and 30s.
-	MinBackoff, MaxBackoff time.Duration
-	Metrics                Metrics
-	Logger                 *slog.Logger
+	Logger      *slog.Logger
 }
 
 // New returns a router.
 func New(cfg Config) *Router {
 	r := &Router{
-		receivers:    cfg.Receivers,
-		minSeverity:  max(alert.SeverityRank(cfg.MinSeverity), 0),
-		retryTimeout: cfg.RetryTimeout,
-		minBackoff:   cfg.MinBackoff,
-		maxBackoff:   cfg.MaxBackoff,
-		metrics:      cfg.Metrics,
-		log:          cfg.Logger,
-		recent:       newRecent(recentAlerts),
-	}
-	if r.retryTimeout <= 0 {
-		r.retryTimeout = 5 * time.Minute
-	}
-	if r.minBackoff <= 0 {
-		r.minBackoff = 500 * time.Millisecond
-	}
-	if r.maxBackoff <= 0 {
-		r.maxBackoff = 30 * time.Second
+		tree:        cfg.Tree,
+		queue:       cfg.Queue,
+		owners:      cfg.Owners,
+		minSeverity: max(alert.SeverityRank(cfg.MinSeverity), 0),
+		log:         cfg.Logger,
+		recent:      newRecent(recentAlerts),
+		now:         time.Now,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -80,42 +79,67 @@ func New(cfg Config) *Router {
 	return r
 }
 
-// Route delivers alerts to every receiver, concurrently across receivers
-// and in order within one. It returns when every delivery succeeded or
-// gave up; it returns an error only when ctx ended first, in which case
-// the caller must not consider the alerts handled.
+// Route writes the alerts' outbox entries. It returns nil once they are
+// durable; an error means the caller must not consider the alerts handled
+// (the Kafka message is retried).
 func (r *Router) Route(ctx context.Context, alerts []*alert.Alert) error {
-	var keep []*alert.Alert
+	var entries []*outbox.Entry
+	var ids []string
+	now := r.now()
 	for _, a := range alerts {
-		if alert.SeverityRank(a.Rule.Severity) >= r.minSeverity && !r.recent.has(a.ID) {
-			keep = append(keep, a)
+		if alert.SeverityRank(a.Rule.Severity) < r.minSeverity || r.recent.has(a.ID) {
+			continue
+		}
+		ids = append(ids, a.ID)
+		a.Labels = r.labels(ctx, a)
+		for _, n := range r.tree.Match(a.Labels) {
+			gl := n.GroupLabels(a.Labels)
+			for _, rc := range n.Receivers {
+				entries = append(entries, &outbox.Entry{
+					Receiver:    rc,
+					Route:       n.ID,
+					GroupKey:    GroupKey(rc, n.ID, gl),
+					GroupLabels: gl,
+					Alert:       a,
+					Enqueued:    now,
+				})
+			}
 		}
 	}
-	if len(keep) == 0 {
-		return nil
+	if len(entries) > 0 {
+		if err := r.queue.Enqueue(ctx, entries...); err != nil {
+			return err
+		}
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(r.receivers))
-	for i, rc := range r.receivers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, a := range keep {
-				if err := r.deliver(ctx, rc, a); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for _, a := range keep {
-		r.recent.add(a.ID)
+	for _, id := range ids {
+		r.recent.add(id)
 	}
 	return nil
+}
+
+func (r *Router) labels(ctx context.Context, a *alert.Alert) map[string]string {
+	l := a.BaseLabels()
+	for k, v := range a.Labels {
+		l[k] = v
+	}
+	if r.owners != nil && a.Entity.Namespace != "" {
+		for k, v := range r.owners.NamespaceLabels(ctx, a.Context.Cluster, a.Entity.Namespace) {
+			l["ns_"+labelName(k)] = v
+		}
+	}
+	return l
+}
+
+// labelName turns a Kubernetes label key (app.kubernetes.io/team) into a
+// label name matchers can use (app_kubernetes_io_team).
+func labelName(k string) string {
+	b := []byte(k)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // recentAlerts is how many routed alert ids the router remembers.
@@ -124,8 +148,8 @@ const recentAlerts = 1 << 16
 // recent remembers the ids of recently routed alerts, so that one event
 // reported twice (an exec's ResponseStarted and ResponseComplete stages
 // share an auditID, hence an alert id) notifies once. Bounded: the oldest
-// id is forgotten first. Durable, cross-restart deduplication belongs to
-// the delivery store.
+// id is forgotten first. Across restarts the group state's Seen ids take
+// over.
 type recent struct {
 	mu   sync.Mutex
 	ids  map[string]struct{}
@@ -156,44 +180,4 @@ func (r *recent) add(id string) {
 	r.ring[r.next] = id
 	r.ids[id] = struct{}{}
 	r.next = (r.next + 1) % len(r.ring)
-}
-
-// deliver sends one alert to one receiver with retries. It returns an
-// error only when ctx ended.
-func (r *Router) deliver(ctx context.Context, rc Receiver, a *alert.Alert) error {
-	deadline := time.Now().Add(r.retryTimeout)
-	backoff := r.minBackoff
-	for attempt := 1; ; attempt++ {
-		retry, err := rc.Notifier.Notify(ctx, a)
-		if err == nil {
-			if r.metrics != nil {
-				r.metrics.Sent(rc.Name)
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		wait := backoff + rand.N(backoff/2+1) // jitter
-		if ra, ok := notify.RetryAfter(err); ok {
-			wait = ra
-		}
-		if !retry || time.Now().Add(wait).After(deadline) {
-			if r.metrics != nil {
-				r.metrics.SendFailed(rc.Name)
-			}
-			r.log.Error("alert not delivered", "receiver", rc.Name, "alert", a.ID, "rule", a.Rule.ID,
-				"attempts", attempt, "permanent", !retry, "err", err)
-			return nil
-		}
-		r.log.Warn("alert delivery failed, retrying", "receiver", rc.Name, "alert", a.ID, "attempt", attempt, "in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(backoff*2, r.maxBackoff)
-	}
 }
