@@ -24,8 +24,36 @@ type Config struct {
 	Kafka     Kafka      `yaml:"kafka"`
 	Rules     Rules      `yaml:"rules"`
 	Receivers []Receiver `yaml:"receivers"`
-	Route     Route      `yaml:"route"`
-	Telemetry Telemetry  `yaml:"telemetry"`
+	// Route is the root of the routing tree.
+	Route Route `yaml:"route"`
+	// InhibitRules mute alerts while a related, more important one fires.
+	InhibitRules []InhibitRule `yaml:"inhibit_rules"`
+	// TimeIntervals are named periods that routes' mute_time_intervals and
+	// active_time_intervals refer to.
+	TimeIntervals []TimeInterval `yaml:"time_intervals"`
+	// NamespaceLabels gives namespaces' owner labels (team, environment,
+	// data sensitivity) by namespace name; route matchers see them as
+	// ns_<key>. Labels of Namespace objects seen in the audit stream are
+	// learned too; these take precedence.
+	NamespaceLabels map[string]map[string]string `yaml:"namespace_labels"`
+	// Redis, when set, holds the state several replicas share: the
+	// delivery outbox, identity resolution and silences. Without it they
+	// live in DataDir (one replica only).
+	Redis *Redis `yaml:"redis"`
+	// DataDir holds the local delivery outbox, silences and resolution
+	// state when Redis is not configured. Default: .vigia (relative to the
+	// working directory; /var/lib/vigia in the container image).
+	DataDir string `yaml:"data_dir"`
+	// Delivery tunes the outbox.
+	Delivery Delivery `yaml:"delivery"`
+	// Resolution tunes identity and pod resolution.
+	Resolution Resolution `yaml:"resolution"`
+	// API serves silences and delivery dead letters to the CLI.
+	API       API       `yaml:"api"`
+	Telemetry Telemetry `yaml:"telemetry"`
+	// Ingest configures `vigia ingest`, the Kubernetes audit webhook
+	// endpoint that writes audit events to Kafka.
+	Ingest Ingest `yaml:"ingest"`
 	// Workers is the number of goroutines processing messages; messages of
 	// one partition always go to the same worker, in order.
 	// Default: GOMAXPROCS.
@@ -123,24 +151,13 @@ type SlackConfig struct {
 	RunbookBaseURL string `yaml:"runbook_base_url"`
 }
 
-// Route sends alerts to receivers. Later versions grow this into a tree.
-type Route struct {
-	// Receivers get every alert at or above MinSeverity.
-	// Default: every configured receiver.
-	Receivers []string `yaml:"receivers"`
-	// MinSeverity drops alerts below it. Default: info.
-	MinSeverity string `yaml:"min_severity"`
-	// RetryTimeout bounds the retries of one delivery (429s honour
-	// Retry-After, 5xx and timeouts back off exponentially); after it the
-	// alert is counted as failed and logged. Default: 5m.
-	RetryTimeout time.Duration `yaml:"retry_timeout"`
-}
-
 // Telemetry configures Vigia's own metrics and health endpoints.
 type Telemetry struct {
 	// Listen is the address serving /metrics, /healthz and /readyz; "" or
 	// "off" disables it. Default: 127.0.0.1:9464.
 	Listen string `yaml:"listen"`
+	// Tracing exports traces over OTLP. Default: off.
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // Formats lists the accepted topic formats.
@@ -176,6 +193,8 @@ func Parse(data []byte) (*Config, error) {
 
 // Defaults fills zero values with defaults.
 func (c *Config) Defaults() {
+	c.Ingest.defaults()
+	c.Telemetry.Tracing.defaults()
 	k := &c.Kafka
 	if k.EmbeddedListen == "" {
 		k.EmbeddedListen = "127.0.0.1:9092"
@@ -209,6 +228,10 @@ func (c *Config) Defaults() {
 	if c.Route.RetryTimeout == 0 {
 		c.Route.RetryTimeout = 5 * time.Minute
 	}
+	if c.Route.SendTimeout == 0 {
+		c.Route.SendTimeout = 30 * time.Second
+	}
+	c.routingDefaults()
 	if len(c.Route.Receivers) == 0 {
 		for _, r := range c.Receivers {
 			c.Route.Receivers = append(c.Route.Receivers, r.Name)
@@ -285,20 +308,14 @@ func (c *Config) Validate() error {
 	if len(c.Receivers) == 0 {
 		bad("receivers", "at least one receiver is required")
 	}
-	for i, name := range c.Route.Receivers {
-		if !names[name] {
-			bad(fmt.Sprintf("route.receivers[%d]", i), "unknown receiver %q", name)
-		}
-	}
-	if alert.SeverityRank(c.Route.MinSeverity) < 0 {
-		bad("route.min_severity", "%q is not one of %s", c.Route.MinSeverity, strings.Join(alert.Severities, ", "))
-	}
+	errs = append(errs, c.validateRouting(names)...)
 	if c.Workers < 0 {
 		bad("workers", "must not be negative")
 	}
 	if c.MaxMessageBytes < 0 {
 		bad("max_message_bytes", "must not be negative")
 	}
+	errs = append(append(errs, c.Ingest.validate()...), c.Telemetry.Tracing.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -48,3 +48,55 @@ func TestBundledConfigLoads(t *testing.T) {
 		t.Fatalf("the embedded default must use the embedded broker and the console: %+v", cfg)
 	}
 }
+
+func TestRoutingTree(t *testing.T) {
+	cfg, err := Parse([]byte(`
+kafka: {embedded: true, topics: [{name: audit}]}
+receivers:
+  - {name: out, console: {}}
+  - {name: pager, console: {}}
+time_intervals:
+  - name: nights
+    time_intervals: [{times: [{start_time: "22:00", end_time: "24:00"}]}]
+route:
+  receivers: [out]
+  group_wait: 0s
+  routes:
+    - matchers: ['severity=~"high|critical"']
+      receivers: [pager]
+      group_interval: 30s
+      mute_time_intervals: [nights]
+      continue: true
+inhibit_rules:
+  - {source_matchers: ['rule="a"'], target_matchers: ['rule="b"'], equal: [identity]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Route
+	if r.GroupWait == nil || *r.GroupWait != 0 || r.Routes[0].GroupInterval == nil || *r.Routes[0].GroupInterval != 30*time.Second || r.Routes[0].GroupWait != nil {
+		t.Errorf("durations: %+v", r)
+	}
+	if len(cfg.TimeIntervals[0].TimeIntervals) != 1 {
+		t.Errorf("time intervals: %+v", cfg.TimeIntervals)
+	}
+
+	_, err = Parse([]byte(`
+kafka: {embedded: true, topics: [{name: audit}]}
+receivers: [{name: out, console: {}}]
+route:
+  routes:
+    - matchers: ['severity=~"(']
+      receivers: [nope]
+      mute_time_intervals: [missing]
+      min_severity: high
+inhibit_rules: [{source_matchers: [], target_matchers: ['x="y"']}]
+redis: {password_env: X}
+`))
+	for _, want := range []string{"route.routes[0].matchers[0]", "route.routes[0].receivers[0]: unknown receiver \"nope\"",
+		"route.routes[0].mute_time_intervals[0]", "route.routes[0]: min_severity", "inhibit_rules[0].source_matchers", "redis.addr"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
