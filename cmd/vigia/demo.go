@@ -49,6 +49,17 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	topic := cfg.Kafka.Topics[0].Name
+	// A fresh outbox each run: the demo's alerts are delivered in this
+	// run, and a rerun shows them again instead of remembering them as
+	// already notified.
+	if cfg.Redis == nil {
+		dir, err := os.MkdirTemp("", "vigia-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg.DataDir = dir
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -87,6 +98,22 @@ wait:
 		case err := <-done:
 			return err
 		}
+	}
+	// Then until the routed alerts left the outbox.
+	for {
+		n, err := running.Pending(ctx)
+		if err != nil || n == 0 {
+			break
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-deadline:
+			fmt.Fprintf(stderr, "vigia demo: timed out: %d alerts not delivered yet\n", n)
+		case err := <-done:
+			return err
+		}
+		break
 	}
 	tee.summary(stderr, len(msgs))
 	if *keep {

@@ -45,3 +45,19 @@ func RetryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// Alerts adapts a Notifier, which knows only single alerts, to Receiver:
+// each notification's alerts are notified in order; resolutions and
+// reminders carry no alert and are not shown.
+func Alerts(n Notifier) Receiver {
+	return ReceiverFunc(func(ctx context.Context, nt *Notification, prev State) (State, error) {
+		if len(nt.Alerts) == 0 {
+			return prev, nil
+		}
+		retry, err := n.Notify(ctx, nt.Alerts...)
+		if err != nil && !retry {
+			return nil, Permanent(err)
+		}
+		return prev, err
+	})
+}

@@ -35,6 +35,10 @@ type Entry struct {
 	Alert *alert.Alert `json:"alert"`
 	// Enqueued is when the router wrote it.
 	Enqueued time.Time `json:"enqueued"`
+	// Trace carries the W3C trace context of the message that produced the
+	// alert (traceparent, tracestate), so the delivery span joins the
+	// producer's trace although delivery is asynchronous.
+	Trace map[string]string `json:"trace,omitempty"`
 	// Deliveries counts the times the entry was claimed before (a claim by a
 	// consumer that died without acknowledging counts).
 	Deliveries int `json:"-"`

@@ -9,11 +9,13 @@ import (
 	"sync/atomic"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/rule"
+	"github.com/vigia-dev/vigia/internal/telemetry"
 )
 
 // Router delivers alerts; see route.Router.
@@ -56,6 +58,9 @@ type Processor struct {
 	Logger     *slog.Logger
 	// MaxMessageBytes: larger messages are dead-lettered. 0: no limit.
 	MaxMessageBytes int
+	// Tracer, when set, traces each message and rule-set evaluation; nil
+	// (tracing disabled) costs nothing.
+	Tracer trace.Tracer
 
 	evals  sync.Pool
 	counts sync.Map // kind -> *atomic.Uint64
@@ -94,10 +99,12 @@ func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []
 	}
 	e := p.evaluator()
 	defer p.evals.Put(e)
+	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(p.Rules.Rules))
 	var alerts []*alert.Alert
 	for _, ev := range evs {
 		alerts = e.Eval(alerts, ev)
 	}
+	telemetry.EndRules(span, len(alerts))
 	return alerts, len(evs), errs
 }
 
@@ -115,11 +122,13 @@ func (p *Processor) evaluator() *rule.Evaluator {
 
 // Handle is the source.Handler for Kafka messages: it returns nil once
 // the message's alerts were routed and its bad parts dead-lettered.
-func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
+func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 	n := p.Normalizers[m.Topic]
 	if n == nil {
 		n = p.Default
 	}
+	ctx, span := telemetry.StartMessage(ctx, p.Tracer, m, n.Source())
+	defer func() { telemetry.EndSpan(span, err) }()
 	if p.Metrics != nil {
 		p.Metrics.Consumed(m.Topic, n.Source())
 	}
@@ -129,7 +138,8 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) error {
 		}
 		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
 	}
-	alerts, _, errs := p.Process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
+	alerts, nev, errs := p.Process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
+	telemetry.MessageCounts(span, nev, len(alerts))
 	if len(errs) > 0 {
 		reason := normalize.Reason(errs[0])
 		if err := p.deadLetter(ctx, m, reason, errors.Join(errs...).Error()); err != nil {

@@ -7,46 +7,50 @@ import (
 	"strings"
 
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/notify"
 	"github.com/vigia-dev/vigia/internal/notify/console"
 	"github.com/vigia-dev/vigia/internal/notify/slack"
-	"github.com/vigia-dev/vigia/internal/route"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
 
-// receivers builds the routed receivers, one explicit case per type. The
-// returned closer closes files opened for console receivers.
-func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) ([]route.Receiver, func(), error) {
-	byName := map[string]config.Receiver{}
-	for _, r := range cfg.Receivers {
-		byName[r.Name] = r
-	}
-	var out []route.Receiver
+// builtReceiver is a configured receiver ready for its dispatcher.
+type builtReceiver struct {
+	receiver notify.Receiver
+	locale   string
+}
+
+// receivers builds every configured receiver, one explicit case per type.
+// The returned closer closes files opened for console receivers.
+func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (map[string]builtReceiver, func(), error) {
+	out := map[string]builtReceiver{}
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}
-	for _, name := range cfg.Route.Receivers {
-		rc := byName[name]
+	fail := func(name string, err error) (map[string]builtReceiver, func(), error) {
+		closeAll()
+		return nil, nil, fmt.Errorf("receiver %q: %w", name, err)
+	}
+	for _, rc := range cfg.Receivers {
+		name := rc.Name
 		switch {
 		case rc.Console != nil:
 			w := stdout
 			if p := rc.Console.Path; p != "" && p != "-" {
 				f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 				if err != nil {
-					closeAll()
-					return nil, nil, fmt.Errorf("receiver %q: %w", name, err)
+					return fail(name, err)
 				}
 				files = append(files, f)
 				w = f
 			}
-			out = append(out, route.Receiver{Name: name, Notifier: console.New(w)})
+			out[name] = builtReceiver{receiver: notify.Alerts(console.New(w))}
 		case rc.Slack != nil:
 			token, err := secret(rc.Slack.TokenEnv, rc.Slack.TokenFile)
 			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("receiver %q: slack token: %w", name, err)
+				return fail(name, fmt.Errorf("slack token: %w", err))
 			}
 			n, err := slack.New(slack.Config{
 				Token:          token,
@@ -55,10 +59,9 @@ func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) ([]
 				RunbookBaseURL: rc.Slack.RunbookBaseURL,
 			}, books)
 			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("receiver %q: %w", name, err)
+				return fail(name, err)
 			}
-			out = append(out, route.Receiver{Name: name, Notifier: n})
+			out[name] = builtReceiver{receiver: notify.Alerts(n)}
 		}
 	}
 	return out, closeAll, nil
@@ -72,6 +75,9 @@ func secret(env, file string) (string, error) {
 			return "", fmt.Errorf("environment variable %s is empty or unset", env)
 		}
 		return v, nil
+	}
+	if file == "" {
+		return "", nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

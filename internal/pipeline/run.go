@@ -16,11 +16,13 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
-	"github.com/vigia-dev/vigia/internal/route"
+	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/rule"
 	"github.com/vigia-dev/vigia/internal/source"
 	"github.com/vigia-dev/vigia/internal/telemetry"
@@ -43,6 +45,8 @@ type Running struct {
 	Consumer *source.Consumer
 	Metrics  *telemetry.Metrics
 	Rules    *rule.Set
+	// Pending returns the alerts routed but not yet delivered.
+	Pending func(context.Context) (int64, error)
 }
 
 // Run runs the pipeline until ctx ends, then drains and returns.
@@ -65,6 +69,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("telemetry.listen: %w", err)
 	}
 	defer metrics.Shutdown(context.Background())
+	tracing, err := telemetry.NewTracing(ctx, cfg.Telemetry.Tracing, "vigia")
+	if err != nil {
+		return fmt.Errorf("telemetry.tracing: %w", err)
+	}
+	defer tracing.Shutdown(context.Background())
 
 	// Rules: compiled once; a broken rule stops the start with file and line.
 	rules, err := rule.Load(cfg.Rules.Paths, rule.Options{Root: cfg.Rules.RunbookRoot})
@@ -82,19 +91,38 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("telemetry: %w", err)
 	}
 
-	// Receivers and router.
+	// Shared state: Redis when configured, else local files.
+	var rdb *redis.Client
+	if cfg.Redis != nil {
+		if rdb, err = redisClient(ctx, cfg.Redis); err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+
+	// Identity and pod resolution, and namespace owners for routing.
+	var store resolve.Store = resolve.NewMemory(cfg.Resolution.MaxEntries)
+	if rdb != nil {
+		store = resolve.NewRedis(rdb, cfg.Redis.KeyPrefix+"resolve:")
+	}
+	resolver := resolve.New(store, resolve.Options{TTL: cfg.Resolution.TTL})
+	namespaces := resolve.NewNamespaces(store, cfg.Resolution.TTL, cfg.NamespaceLabels)
+
+	// Receivers, the outbox and its dispatchers, and the router.
 	rcv, closeReceivers, err := receivers(cfg, rules.Books, stdout)
 	if err != nil {
 		return err
 	}
 	defer closeReceivers()
-	router := route.New(route.Config{
-		Receivers:    rcv,
-		MinSeverity:  cfg.Route.MinSeverity,
-		RetryTimeout: cfg.Route.RetryTimeout,
-		Metrics:      metrics,
-		Logger:       log,
+	del, err := startDelivery(ctx, deliveryDeps{
+		cfg: cfg, receivers: rcv, redis: rdb, owners: namespaces,
+		metrics: metrics, tracer: tracing.Tracer("github.com/vigia-dev/vigia/internal/route"), log: log,
 	})
+	if err != nil {
+		return err
+	}
+	defer del.stop()
+	router := del.router
 
 	// Kafka: the embedded broker when asked for.
 	brokers := cfg.Kafka.Brokers
@@ -117,11 +145,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	proc := &Processor{
 		Rules:           rules,
 		Normalizers:     map[string]normalize.Normalizer{},
+		Resolver:        resolvers{resolver, namespaces},
 		Router:          router,
 		DeadLetter:      dlq,
 		Metrics:         metrics,
 		Logger:          log,
 		MaxMessageBytes: cfg.MaxMessageBytes,
+		Tracer:          tracing.Tracer("github.com/vigia-dev/vigia/internal/pipeline"),
 	}
 	if proc.Default, err = detect.New(detect.Auto, normalize.Options{Raw: rules.UsesRaw()}); err != nil {
 		return err
@@ -152,10 +182,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Logger:          log,
 	})
 	log.Info("vigia running", "rules", len(rules.Rules), "topics", topics, "group", cfg.Kafka.GroupID,
-		"receivers", cfg.Route.Receivers, "metrics", metrics.Addr())
+		"receivers", del.names, "metrics", metrics.Addr())
 	metrics.SetReady(true)
 	if opts.Started != nil {
-		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules})
+		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules, Pending: del.Pending})
 	}
 	err = consumer.Run(ctx, proc.Handle)
 	metrics.SetReady(false)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vigia-dev/vigia/internal/alert"
@@ -337,7 +338,11 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 	if g.st != nil && !g.st.Resolved {
 		prev = g.st.State
 	}
-	state, err := d.deliver(ctx, n, prev)
+	tctx := ctx
+	if len(g.pending) > 0 && g.pending[0].Trace != nil {
+		tctx = telemetry.Propagator.Extract(ctx, propagation.MapCarrier(g.pending[0].Trace))
+	}
+	state, err := d.deliver(tctx, n, prev)
 	switch {
 	case err == nil:
 		next.State = state

@@ -18,8 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/outbox"
+	"github.com/vigia-dev/vigia/internal/telemetry"
 )
 
 // Owners returns the labels of a namespace's owner (team, environment,
@@ -86,6 +90,11 @@ func (r *Router) Route(ctx context.Context, alerts []*alert.Alert) error {
 	var entries []*outbox.Entry
 	var ids []string
 	now := r.now()
+	var tc map[string]string
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		tc = map[string]string{}
+		telemetry.Propagator.Inject(ctx, propagation.MapCarrier(tc))
+	}
 	for _, a := range alerts {
 		if alert.SeverityRank(a.Rule.Severity) < r.minSeverity || r.recent.has(a.ID) {
 			continue
@@ -102,6 +111,7 @@ func (r *Router) Route(ctx context.Context, alerts []*alert.Alert) error {
 					GroupLabels: gl,
 					Alert:       a,
 					Enqueued:    now,
+					Trace:       tc,
 				})
 			}
 		}

@@ -266,10 +266,8 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 	if alert.SeverityRank(r.Severity) < 0 {
 		add("severity", "%q is not one of %s", r.Severity, strings.Join(alert.Severities, ", "))
 	}
-	switch r.Source {
-	case "", event.SourceK8sAudit:
-	default:
-		add("source", "%q is not a known source (%s)", r.Source, event.SourceK8sAudit)
+	if r.Source != "" && !slices.Contains(event.Sources, r.Source) {
+		add("source", "%q is not a known source (%s)", r.Source, strings.Join(event.Sources, ", "))
 	}
 	hasTechnique := false
 	for _, t := range r.Tags {

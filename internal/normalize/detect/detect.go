@@ -150,7 +150,7 @@ func (d *decoder) message(msg []byte, o normalize.Options, depth int) {
 			d.jsonLines(msg, o, depth)
 			return
 		}
-		d.fail(fmt.Errorf("%w: %v", normalize.ErrNotJSON, err))
+		d.fail(fmt.Errorf("%w: %s", normalize.ErrNotJSON, shorten(err.Error())))
 		return
 	}
 	d.value(v, o, depth)
@@ -335,9 +335,33 @@ func (d *decoder) text(msg []byte, o normalize.Options) {
 		d.fail(fmt.Errorf("%w: a text line on a %s input", normalize.ErrNotJSON, d.n.format))
 		return
 	}
+	// CRI lines start with their RFC 3339 timestamp; anything else is
+	// neither JSON nor a container log line.
+	if t := bytes.TrimLeft(msg, " \t\r\n"); len(t) == 0 || t[0] < '0' || t[0] > '9' {
+		d.fail(fmt.Errorf("%w: neither JSON nor a container log line (CRI: <RFC 3339 time> <stdout|stderr> <P|F> <message>): %q", normalize.ErrNotJSON, excerpt(t)))
+		return
+	}
 	evs, errs := textDecoder(msg, o, d.meta)
 	d.evs = append(d.evs, evs...)
 	d.errs = append(d.errs, errs...)
+}
+
+// excerpt returns the start of b for an error message.
+func excerpt(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "…"
+	}
+	return string(b)
+}
+
+// shorten keeps an error message readable: fastjson repeats its context
+// once per nesting level.
+func shorten(s string) string {
+	const max = 240
+	if len(s) <= max {
+		return s
+	}
+	return s[:100] + " … " + s[len(s)-120:]
 }
 
 func keys(v *fastjson.Value) string {
