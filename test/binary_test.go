@@ -37,7 +37,9 @@ kafka:
   topics: [{name: `+topic+`, cluster: bin}]
 rules: {paths: [detections]}
 receivers: [{name: console, console: {}}]
+route: {group_wait: 0s}
 telemetry: {listen: "off"}
+data_dir: `+filepath.Join(dir, "data")+`
 `), 0o644)
 	cmd := exec.Command(bin, "run", "--config", cfg)
 	cmd.Dir = ".." // the project root, where detections/ and runbooks/ are

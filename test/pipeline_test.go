@@ -19,7 +19,9 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/notify/slack"
 	"github.com/vigia-dev/vigia/internal/notify/slack/slackfake"
 	"github.com/vigia-dev/vigia/internal/pipeline"
@@ -118,7 +120,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 }
 
 // TestPipelineDrainsOnShutdown: cancelling Run while a receiver is slow
-// still finishes the in-flight message and commits it.
+// still finishes the in-flight message and commits it; its alert waits in
+// the outbox and is delivered, once, after the restart.
 func TestPipelineDrainsOnShutdown(t *testing.T) {
 	b, err := broker.Start("127.0.0.1:0", 1, topic, dlqTopic)
 	if err != nil {
@@ -137,13 +140,20 @@ func TestPipelineDrainsOnShutdown(t *testing.T) {
 	if h := r.running.Consumer.Handled(); h != 1 {
 		t.Fatalf("handled %d, want 1: in-flight work was not drained", h)
 	}
+	if n := len(slow.fake.Messages()); n != 0 {
+		t.Fatalf("Slack got %d messages before the restart, want 0 (the call was cut short)", n)
+	}
 	r2 := start(t, cfg)
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "the alert delivered from the outbox after restart", func() bool { return len(slow.fake.Messages()) >= 1 })
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
 	r2.stop(t)
 	if f := r2.running.Consumer.Fetched(); f != 0 {
 		t.Fatalf("restart fetched %d messages: the drained message's offset was not committed on shutdown", f)
 	}
 	if n := len(slow.fake.Messages()); n != 1 {
+		for _, m := range slow.fake.Messages() {
+			t.Logf("message: %s", m.Text)
+		}
 		t.Fatalf("Slack got %d messages, want 1", n)
 	}
 }
@@ -172,9 +182,14 @@ receivers:
       runbook_base_url: https://example.com/vigia/blob/main/
 route:
   retry_timeout: 20s
+  group_wait: 0s
+  group_interval: 10ms
 telemetry:
   listen: 127.0.0.1:0
+api:
+  listen: 127.0.0.1:0
 shutdown_timeout: 10s
+data_dir: ` + t.TempDir() + `
 `
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
@@ -192,9 +207,13 @@ func expectedFallbacks(t *testing.T, lines []string) []string {
 		t.Fatal(err)
 	}
 	p := &pipeline.Processor{Rules: rules}
+	n, err := detect.New(event.SourceK8sAudit, normalize.Options{Cluster: "it", Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
 	for _, l := range lines {
-		as, _, _ := p.Process(context.Background(), &normalize.K8sAudit{Cluster: "it"}, []byte(l), normalize.Meta{})
+		as, _, _ := p.Process(context.Background(), n, []byte(l), normalize.Meta{})
 		for _, a := range as {
 			out = append(out, slack.FallbackText(a))
 		}
@@ -368,7 +387,11 @@ func newSlowSlack(t *testing.T, delay time.Duration) *slowSlack {
 	fake := slackfake.New(t, token)
 	s := &slowSlack{fake: fake}
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(delay)
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return // the client gave up: the request never reached Slack
+		}
 		fake.ServeHTTP(w, r)
 	})
 	ts := newHTTPTest(t, proxy)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
+	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/notify/console"
 	"github.com/vigia-dev/vigia/internal/pipeline"
 	"github.com/vigia-dev/vigia/internal/replay"
@@ -58,7 +59,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	start := time.Now()
 	out := console.New(stdout)
-	proc := &pipeline.Processor{Rules: rules}
+	// Identity and pod resolution learns from the files as they are read,
+	// as the pipeline does from the stream.
+	proc := &pipeline.Processor{Rules: rules, Resolver: resolve.New(resolve.NewMemory(1_000_000), resolve.Options{})}
 	norm, err := detect.New(*format, normalize.Options{Cluster: *cluster, Raw: rules.UsesRaw()})
 	if err != nil {
 		return usageError("replay: --format: " + err.Error())
@@ -110,6 +113,13 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	progress.Finish()
+	// Split container log lines whose last part never came.
+	as, n := proc.FlushAlerts(ctx)
+	events += n
+	alerts += len(as)
+	if _, err := out.Notify(ctx, as...); err != nil {
+		return fmt.Errorf("writing alerts: %w", err)
+	}
 	if bad > maxReported {
 		fmt.Fprintf(stderr, "... and %d more bad records\n", bad-maxReported)
 	}

@@ -133,6 +133,11 @@ func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
 	if ent.Namespace == "" {
 		ent.Namespace = e.Target.Namespace
 	}
+	// A cloud call made by a workload's federated identity belongs to the
+	// workload's namespace: its owners get the alert.
+	if ent.Namespace == "" && e.Entity.ServiceAccount != "" {
+		ent.Namespace, _, _ = strings.Cut(e.Entity.ServiceAccount, "/")
+	}
 	resource := e.Target.Type
 	if e.Target.Subresource != "" {
 		resource += "/" + e.Target.Subresource

@@ -14,6 +14,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/rule"
 	"github.com/vigia-dev/vigia/internal/telemetry"
 )
@@ -74,6 +75,32 @@ const ReasonOversized = "oversized"
 // part that failed to normalize.
 func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
 	evs, errs := n.Normalize(data, meta)
+	alerts, _ := p.evaluate(ctx, evs)
+	if p.Metrics != nil {
+		for _, err := range errs {
+			p.Metrics.Failed(n.Source(), normalize.Reason(err))
+		}
+	}
+	return alerts, len(evs), errs
+}
+
+// Flush evaluates the events normalizers held back waiting for the rest of
+// a split log line, now that input ends, and routes their alerts.
+func (p *Processor) Flush(ctx context.Context) error {
+	alerts, n := p.evaluate(ctx, detect.Flush())
+	if n == 0 || len(alerts) == 0 || p.Router == nil {
+		return nil
+	}
+	return p.Router.Route(ctx, alerts)
+}
+
+// FlushAlerts is Flush for callers without a router (vigia replay).
+func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
+	return p.evaluate(ctx, detect.Flush())
+}
+
+// evaluate resolves and evaluates events.
+func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.Alert, int) {
 	if p.Metrics != nil {
 		for i := 0; i < len(evs); {
 			j := i + 1
@@ -83,12 +110,9 @@ func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []
 			p.Metrics.Normalized(evs[i].Source, j-i)
 			i = j
 		}
-		for _, err := range errs {
-			p.Metrics.Failed(n.Source(), normalize.Reason(err))
-		}
 	}
 	if len(evs) == 0 {
-		return nil, 0, errs
+		return nil, 0
 	}
 	if p.Resolver != nil {
 		if err := p.Resolver.Resolve(ctx, evs); err != nil {
@@ -105,7 +129,7 @@ func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []
 		alerts = e.Eval(alerts, ev)
 	}
 	telemetry.EndRules(span, len(alerts))
-	return alerts, len(evs), errs
+	return alerts, len(evs)
 }
 
 func (p *Processor) evaluator() *rule.Evaluator {

@@ -189,6 +189,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	err = consumer.Run(ctx, proc.Handle)
 	metrics.SetReady(false)
+	if ferr := proc.Flush(context.WithoutCancel(ctx)); ferr != nil {
+		log.Error("alerts of held-back partial log lines not routed", "err", ferr)
+	}
 	log.Info("vigia stopped", "fetched", consumer.Fetched(), "handled", consumer.Handled())
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -151,8 +151,10 @@ func (r *fileReader) run() error {
 		return r.lines()
 	}
 	if line := trimSpace(first); line[0] != '{' && line[0] != '[' {
-		// Text: container log lines (CRI), one record per line.
-		if err := r.emit(bytes.Clone(line), start); err != nil {
+		// Text: container log lines (CRI), one record per line. Only the
+		// line end is trimmed: a partial CRI line's trailing space is
+		// part of the message.
+		if err := r.emit(bytes.Clone(bytes.TrimRight(first, "\r\n")), start); err != nil {
 			return err
 		}
 		return r.lines()
@@ -202,8 +204,8 @@ func (r *fileReader) lines() error {
 		}
 		if long {
 			err = r.tooLarge(start, n)
-		} else if line = trimSpace(line); len(line) > 0 {
-			err = r.emit(bytes.Clone(line), start)
+		} else if len(trimSpace(line)) > 0 {
+			err = r.emit(bytes.Clone(bytes.TrimRight(line, "\r\n")), start)
 		}
 		if err != nil {
 			return err
