@@ -12,10 +12,10 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
-	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/notify/console"
 	"github.com/vigia-dev/vigia/internal/pipeline"
 	"github.com/vigia-dev/vigia/internal/replay"
+	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/rule"
 )
 

@@ -77,7 +77,7 @@ func NewRedis(c *redis.Client, opts RedisOptions) (*Redis, error) {
 }
 
 func (r *Redis) stream(receiver string) string { return r.prefix + "outbox:" + receiver }
-func (r *Redis) deadStream() string           { return r.prefix + "outbox-dead" }
+func (r *Redis) deadStream() string            { return r.prefix + "outbox-dead" }
 func (r *Redis) stateKey(receiver, key string) string {
 	return r.prefix + "group:" + receiver + ":" + key
 }

@@ -28,7 +28,7 @@ func TestNamespacesLearned(t *testing.T) {
 			err := learner.Learn(ctx, []*event.Event{
 				nsEvent("create", event.OutcomeSuccess, "ledger", map[string]string{"team": "payments", "sensitivity": "low"}),
 				nsEvent("create", event.OutcomeFailure, "web", map[string]string{"team": "mallory"}), // denied: teaches nothing
-				nsEvent("get", event.OutcomeSuccess, "shop", map[string]string{"team": "shop"}),     // a read: teaches nothing
+				nsEvent("get", event.OutcomeSuccess, "shop", map[string]string{"team": "shop"}),      // a read: teaches nothing
 			})
 			if err != nil {
 				t.Fatal(err)
