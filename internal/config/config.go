@@ -78,6 +78,11 @@ type Kafka struct {
 	// EmbeddedListen is the embedded broker's address.
 	// Default: 127.0.0.1:9092.
 	EmbeddedListen string `yaml:"embedded_listen"`
+	// TLS connects to the brokers over TLS (Event Hubs, MSK, Confluent
+	// Cloud). Default: plaintext.
+	TLS *KafkaTLS `yaml:"tls"`
+	// SASL authenticates to the brokers. Default: none.
+	SASL *KafkaSASL `yaml:"sasl"`
 	// GroupID is the consumer group. Default: vigia.
 	GroupID string `yaml:"group_id"`
 	// Topics are the topics consumed, each with its format. Required.
@@ -309,6 +314,7 @@ func (c *Config) Validate() error {
 		bad("receivers", "at least one receiver is required")
 	}
 	errs = append(errs, c.validateRouting(names)...)
+	errs = append(errs, c.Kafka.validateSecurity()...)
 	if c.Workers < 0 {
 		bad("workers", "must not be negative")
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/kafkaauth"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/resolve"
@@ -139,7 +140,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		brokers = b.Addrs()
 		log.Info("embedded Kafka-protocol broker started (in memory, for demos)", "addrs", brokers)
 	}
-	dlq := source.NewDeadLetter(brokers, cfg.Kafka.DeadLetterTopic, nil, log)
+	dialer, transport, err := kafkaauth.Build(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	dlq := source.NewDeadLetter(brokers, cfg.Kafka.DeadLetterTopic, transport, log)
 	defer dlq.Close()
 
 	proc := &Processor{
@@ -177,6 +182,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		MaxWait:         cfg.Kafka.MaxWait,
 		CommitInterval:  cfg.Kafka.CommitInterval,
 		Workers:         workers,
+		Dialer:          dialer,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Metrics:         metrics,
 		Logger:          log,
