@@ -132,7 +132,8 @@ func (d *decoder) message(msg []byte, o normalize.Options, depth int) {
 		d.message(data, o, depth+1)
 		return
 	}
-	trimmed := bytes.TrimLeft(msg, " \t\r\n\ufeff")
+	msg = bytes.TrimPrefix(msg, []byte("\ufeff")) // a byte-order mark (Windows exports)
+	trimmed := bytes.TrimLeft(msg, " \t\r\n")
 	if len(trimmed) == 0 {
 		d.fail(fmt.Errorf("%w: empty message", normalize.ErrNotJSON))
 		return
@@ -208,6 +209,11 @@ func (d *decoder) object(v *fastjson.Value, o normalize.Options, depth int) {
 	// Azure Event Hubs export.
 	if rs := v.Get("records"); rs != nil && rs.Type() == fastjson.TypeArray && !v.Exists("Records") {
 		d.azureRecords(rs, o, depth)
+		return
+	}
+	// One AKS kube-audit record on its own, outside its Event Hubs batch.
+	if strings.HasPrefix(strings.ToLower(normalize.Str(v, "category")), "kube-audit") && v.Exists("properties", "log") {
+		d.aksRecord(v, o, depth)
 		return
 	}
 	for _, f := range d.n.formats {
@@ -293,20 +299,25 @@ func (d *decoder) azureRecords(rs *fastjson.Value, o normalize.Options, depth in
 			d.object(r, o, depth+1)
 			continue
 		}
-		ro := o
-		if c := aksCluster(normalize.Str(r, "resourceId")); c != "" {
-			ro.Cluster = c
-		}
-		log := r.Get("properties", "log")
-		switch {
-		case log == nil:
-			d.fail(normalize.Itemf(i, normalize.ErrInvalidEvent, "AKS %s record without properties.log", cat))
-		case log.Type() == fastjson.TypeString:
-			s, _ := log.StringBytes()
-			d.message(bytes.Clone(s), ro, depth+1)
-		default:
-			d.value(log, ro, depth+1)
-		}
+		d.aksRecord(r, o, depth)
+	}
+}
+
+// aksRecord decodes an AKS kube-audit record: the audit event is in
+// properties.log, as a JSON string or an object.
+func (d *decoder) aksRecord(r *fastjson.Value, o normalize.Options, depth int) {
+	if c := aksCluster(normalize.Str(r, "resourceId")); c != "" {
+		o.Cluster = c
+	}
+	log := r.Get("properties", "log")
+	switch {
+	case log == nil:
+		d.fail(d.itemErr(normalize.ErrInvalidEvent, "AKS %s record without properties.log", normalize.Str(r, "category")))
+	case log.Type() == fastjson.TypeString:
+		s, _ := log.StringBytes()
+		d.message(bytes.Clone(s), o, depth+1)
+	default:
+		d.value(log, o, depth+1)
 	}
 }
 
