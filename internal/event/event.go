@@ -150,8 +150,12 @@ type Log struct {
 	Stream string `json:"stream,omitempty" expr:"stream"`
 	// File is the log file the line was read from, when known.
 	File string `json:"file,omitempty" expr:"file"`
-	// Format is the envelope: "cri", "docker", "fluentbit", "vector" or "text".
+	// Format is the envelope: "cri", "docker", "fluentbit", "vector",
+	// "cribl" or "gke".
 	Format string `json:"format,omitempty" expr:"format"`
+	// Partial is true when the line was delivered before its last part
+	// came (a split line over the reassembly limit, or input ended).
+	Partial bool `json:"partial,omitempty" expr:"partial"`
 }
 
 // Issued describes credentials an event handed out.

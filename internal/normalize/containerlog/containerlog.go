@@ -862,6 +862,7 @@ func build(l *line, o normalize.Options) *event.Event {
 		ev.Target = event.Target{Type: "pods", Namespace: r.Namespace, Name: r.Pod, ID: r.PodUID}
 	}
 	ev.ID = eventID(l, msg)
+	ev.Log.Partial = l.incomplete
 	if o.Raw && l.raw != nil {
 		ev.Raw = redactRaw(l.raw, l.msgKey, msg)
 		if l.incomplete {
