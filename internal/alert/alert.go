@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/event"
+	"github.com/vigia-dev/vigia/internal/redact"
 )
 
 // Severity levels, lowest first.
@@ -142,6 +143,10 @@ func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
 	if e.Target.Subresource != "" {
 		resource += "/" + e.Target.Subresource
 	}
+	// Credentials never ride along: the summary and context are built from
+	// event fields, and some (a container log line, a request URI, a user
+	// agent) are free text an attacker or a careless app can fill.
+	summary = redact.String(summary)
 	return &Alert{
 		ID:       hash(r.ID, e.Source, e.ID),
 		Rule:     r,
@@ -155,10 +160,10 @@ func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
 			Source:    e.Source,
 			Action:    e.Action,
 			Resource:  resource,
-			Name:      e.Target.Name,
+			Name:      redact.String(e.Target.Name),
 			Cluster:   e.K8s.Cluster,
 			SourceIP:  e.Actor.SourceIP,
-			UserAgent: e.Actor.UserAgent,
+			UserAgent: redact.String(e.Actor.UserAgent),
 			Outcome:   e.Outcome,
 			Account:   e.Cloud.Account,
 			Region:    e.Cloud.Region,
