@@ -55,15 +55,11 @@ func String(s string) string {
 	if len(s) < 8 {
 		return s
 	}
-	lower := ""
 	for i := range patterns {
 		p := &patterns[i]
-		if lower == "" {
-			lower = strings.ToLower(s)
-		}
 		hit := false
 		for _, t := range p.triggers {
-			if strings.Contains(lower, t) {
+			if containsFold(s, t) {
 				hit = true
 				break
 			}
@@ -71,13 +67,39 @@ func String(s string) string {
 		if !hit {
 			continue
 		}
-		next := p.re.ReplaceAllStringFunc(s, func(m string) string { return mask(p, m) })
-		if next != s {
-			s = next
-			lower = ""
-		}
+		s = p.re.ReplaceAllStringFunc(s, func(m string) string { return mask(p, m) })
 	}
 	return s
+}
+
+// containsFold reports whether s contains the lower-case ASCII needle t,
+// ignoring ASCII case, without allocating.
+func containsFold(s, t string) bool {
+	n := len(t)
+	if n == 0 {
+		return true
+	}
+	first := t[0]
+	for i := 0; i+n <= len(s); i++ {
+		c := s[i]
+		if c|0x20 != first && c != first {
+			continue
+		}
+		j := 1
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != t[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
 }
 
 func mask(p *pattern, m string) string {
