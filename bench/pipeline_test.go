@@ -50,7 +50,10 @@ func BenchmarkPipeline(b *testing.B) {
 kafka: {brokers: [` + strings.Join(br.Addrs(), ",") + `], group_id: bench, topics: [{name: ` + topic + `}], commit_interval: 200ms, max_wait: 20ms}
 rules: {paths: [../detections], runbook_root: ..}
 receivers: [{name: out, console: {}}]
+route: {group_wait: 0s}
 telemetry: {listen: "off"}
+api: {listen: "off"}
+data_dir: ` + b.TempDir() + `
 `))
 		if err != nil {
 			b.Fatal(err)

@@ -128,7 +128,7 @@ type Resolution struct {
 // API serves silences and delivery dead letters to `vigia silence` and
 // `vigia deliveries`.
 type API struct {
-	// Listen is the address served; "" disables the API.
+	// Listen is the address served; "off" disables the API.
 	// Default: 127.0.0.1:9465.
 	Listen string `yaml:"listen"`
 	// TokenFile holds a bearer token required on every request. Default:
