@@ -2,6 +2,8 @@ package test
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,7 +138,7 @@ func TestBinaryDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := strings.Replace(string(data), "embedded_listen: 127.0.0.1:9092", "embedded_listen: 127.0.0.1:0", 1)
-	conf = strings.Replace(conf, "listen: 127.0.0.1:9464", `listen: "off"`, 1)
+	conf = strings.Replace(conf, "listen: 127.0.0.1:9464", `listen: "off"`, 1) + "api:\n  listen: \"off\"\n"
 	os.WriteFile(cfg, []byte(conf), 0o644)
 	cmd := exec.Command(bin, "demo", "--config", cfg)
 	cmd.Dir = ".."
@@ -145,8 +147,31 @@ func TestBinaryDemo(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("demo: %v\n%s", err, errb.String())
 	}
-	n := strings.Count(out.String(), "\n")
-	if n < 6 || !strings.Contains(errb.String(), "12 messages processed") || !strings.Contains(errb.String(), "k8s-cluster-admin-binding") {
-		t.Fatalf("demo printed %d alerts; stderr:\n%s", n, errb.String())
+	// Every bundled sample is processed, and the cross-source story comes
+	// out with one identity: the pod's service account, from its exec to
+	// its log line to its cloud role's API calls.
+	var samples int
+	files, _ := filepath.Glob("../deploy/local/samples/*.jsonl")
+	for _, f := range files {
+		samples += len(readLines(t, f))
+	}
+	if !strings.Contains(errb.String(), fmt.Sprintf("%d messages processed", samples)) || !strings.Contains(errb.String(), "k8s-cluster-admin-binding") {
+		t.Fatalf("demo summary (want %d messages processed); stderr:\n%s", samples, errb.String())
+	}
+	byRule := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var a struct {
+			Rule   struct{ ID string }
+			Entity struct{ Identity string }
+		}
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatalf("stdout line is not an alert: %q", l)
+		}
+		byRule[a.Rule.ID] = a.Entity.Identity
+	}
+	for _, r := range []string{"container-reverse-shell", "aws-cloudtrail-logging-stopped", "aws-s3-bucket-made-public"} {
+		if byRule[r] != "system:serviceaccount:payments:ledger" {
+			t.Errorf("%s: identity %q, want the pod's service account resolved across sources", r, byRule[r])
+		}
 	}
 }

@@ -387,6 +387,10 @@ func newSlowSlack(t *testing.T, delay time.Duration) *slowSlack {
 	fake := slackfake.New(t, token)
 	s := &slowSlack{fake: fake}
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body first: only then does the server watch the
+		// connection and cancel r.Context() when the client hangs up.
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():

@@ -17,6 +17,11 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/event"
+	"github.com/vigia-dev/vigia/internal/notify/file"
+	"github.com/vigia-dev/vigia/internal/notify/opsgenie"
+	"github.com/vigia-dev/vigia/internal/notify/pagerduty"
+	"github.com/vigia-dev/vigia/internal/notify/webhook"
+	"github.com/vigia-dev/vigia/internal/runbook"
 )
 
 // Config is the whole configuration.
@@ -128,9 +133,16 @@ type Rules struct {
 // Receiver is one alert destination. Exactly one of the typed blocks is set.
 type Receiver struct {
 	// Name identifies the receiver in routes and metrics. Required.
-	Name    string         `yaml:"name"`
-	Console *ConsoleConfig `yaml:"console"`
-	Slack   *SlackConfig   `yaml:"slack"`
+	Name string `yaml:"name"`
+	// Locale picks the runbook translation shown ("pt-BR"); default
+	// English. A Slack receiver's own locale takes precedence.
+	Locale    string            `yaml:"locale"`
+	Console   *ConsoleConfig    `yaml:"console"`
+	Slack     *SlackConfig      `yaml:"slack"`
+	PagerDuty *pagerduty.Config `yaml:"pagerduty"`
+	Opsgenie  *opsgenie.Config  `yaml:"opsgenie"`
+	Webhook   *webhook.Config   `yaml:"webhook"`
+	File      *file.Config      `yaml:"file"`
 }
 
 // ConsoleConfig writes alerts as JSON lines.
@@ -154,6 +166,10 @@ type SlackConfig struct {
 	// RunbookBaseURL prefixes runbook paths to link the full runbook, e.g.
 	// https://github.com/ORG/vigia/blob/main/. Default: "" (path shown).
 	RunbookBaseURL string `yaml:"runbook_base_url"`
+	// Locale is the language of the message labels and runbook steps: en or
+	// pt-BR (the runbooks/pt-BR translation, English where there is none).
+	// Default: en.
+	Locale string `yaml:"locale"`
 }
 
 // Telemetry configures Vigia's own metrics and health endpoints.
@@ -306,8 +322,27 @@ func (c *Config) Validate() error {
 				bad(field+".slack.channel", "is required")
 			}
 		}
+		for _, typed := range []struct {
+			name string
+			set  bool
+			v    interface{ Validate() error }
+		}{
+			{"pagerduty", r.PagerDuty != nil, r.PagerDuty}, {"opsgenie", r.Opsgenie != nil, r.Opsgenie},
+			{"webhook", r.Webhook != nil, r.Webhook}, {"file", r.File != nil, r.File},
+		} {
+			if !typed.set {
+				continue
+			}
+			n++
+			if err := typed.v.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s.%s: %w", field, typed.name, err))
+			}
+		}
+		if r.Locale != "" && r.Locale != "en" && !contains(runbook.Locales, r.Locale) {
+			bad(field+".locale", "%q is not en or one of %s", r.Locale, strings.Join(runbook.Locales, ", "))
+		}
 		if n != 1 {
-			bad(field, "exactly one of console, slack must be set (has %d)", n)
+			bad(field, "exactly one of console, slack, pagerduty, opsgenie, webhook, file must be set (has %d)", n)
 		}
 	}
 	if len(c.Receivers) == 0 {

@@ -9,7 +9,11 @@ import (
 	"github.com/vigia-dev/vigia/internal/config"
 	"github.com/vigia-dev/vigia/internal/notify"
 	"github.com/vigia-dev/vigia/internal/notify/console"
+	"github.com/vigia-dev/vigia/internal/notify/file"
+	"github.com/vigia-dev/vigia/internal/notify/opsgenie"
+	"github.com/vigia-dev/vigia/internal/notify/pagerduty"
 	"github.com/vigia-dev/vigia/internal/notify/slack"
+	"github.com/vigia-dev/vigia/internal/notify/webhook"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
 
@@ -23,7 +27,7 @@ type builtReceiver struct {
 // The returned closer closes files opened for console receivers.
 func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (map[string]builtReceiver, func(), error) {
 	out := map[string]builtReceiver{}
-	var files []*os.File
+	var files []io.Closer
 	closeAll := func() {
 		for _, f := range files {
 			f.Close()
@@ -57,11 +61,41 @@ func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (ma
 				Channel:        rc.Slack.Channel,
 				APIURL:         rc.Slack.APIURL,
 				RunbookBaseURL: rc.Slack.RunbookBaseURL,
+				Locale:         rc.Slack.Locale,
 			}, books)
 			if err != nil {
 				return fail(name, err)
 			}
-			out[name] = builtReceiver{receiver: notify.Alerts(n)}
+			locale := rc.Slack.Locale
+			if locale == "" {
+				locale = rc.Locale
+			}
+			out[name] = builtReceiver{receiver: n, locale: locale}
+		case rc.PagerDuty != nil:
+			n, err := pagerduty.New(*rc.PagerDuty, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
+		case rc.Opsgenie != nil:
+			n, err := opsgenie.New(*rc.Opsgenie, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
+		case rc.Webhook != nil:
+			n, err := webhook.New(*rc.Webhook, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
+		case rc.File != nil:
+			n, err := file.New(*rc.File, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			files = append(files, n)
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
 		}
 	}
 	return out, closeAll, nil

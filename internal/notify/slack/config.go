@@ -10,9 +10,11 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultAPIURL     = "https://slack.com/api/"
-	DefaultFirstSteps = 3
-	DefaultTimeout    = 10 * time.Second
+	DefaultAPIURL          = "https://slack.com/api/"
+	DefaultFirstSteps      = 3
+	DefaultTimeout         = 10 * time.Second
+	DefaultChannelInterval = time.Second
+	DefaultChannelBurst    = 3
 )
 
 // Config configures the Slack receiver. Zero values are the defaults.
@@ -37,12 +39,29 @@ type Config struct {
 	// Timeout bounds each request to Slack.
 	// Default: 10s
 	Timeout time.Duration
+	// Locale is the language of the message's labels and runbook steps:
+	// "" or "en" for English, or one of Locales ("pt-BR"). A
+	// notification's own Locale, when set, takes precedence.
+	// Default: "" (English)
+	Locale string
+	// ChannelInterval paces the calls that write to a channel
+	// (chat.postMessage, thread replies, chat.update): on average one per
+	// interval per channel, shared by every receiver of the process that
+	// posts to the same channel through the same API URL. Slack allows
+	// about one message per second per channel. Negative disables pacing.
+	// Default: 1s
+	ChannelInterval time.Duration
+	// ChannelBurst is how many calls to a channel may go out back to back
+	// before pacing applies (Slack tolerates short bursts).
+	// Default: 3
+	ChannelBurst int
 }
 
 // FieldError reports a bad Config field.
 type FieldError struct {
 	// Field is the field's configuration name (token, channel, api_url,
-	// runbook_base_url, first_steps, timeout).
+	// runbook_base_url, first_steps, timeout, locale, channel_interval,
+	// channel_burst).
 	Field   string
 	Problem string
 }
@@ -86,6 +105,12 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 {
 		bad("timeout", "must not be negative, got %s", c.Timeout)
 	}
+	if c.Locale != "" && !knownLocale(c.Locale) {
+		bad("locale", "must be en or one of %s, got %q", strings.Join(Locales, ", "), c.Locale)
+	}
+	if c.ChannelBurst < 0 {
+		bad("channel_burst", "must not be negative, got %d", c.ChannelBurst)
+	}
 	return errors.Join(errs...)
 }
 
@@ -115,5 +140,17 @@ func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.ChannelInterval == 0 {
+		c.ChannelInterval = DefaultChannelInterval
+	}
+	if c.ChannelBurst == 0 {
+		c.ChannelBurst = DefaultChannelBurst
+	}
 	return c
+}
+
+// knownLocale reports whether the receiver has labels for locale.
+func knownLocale(locale string) bool {
+	_, ok := catalogs[locale]
+	return ok
 }

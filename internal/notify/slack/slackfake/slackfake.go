@@ -2,7 +2,10 @@
 // chat.postMessage, chat.update and auth.test the way Slack does: HTTP 200
 // with {"ok":false,"error":code} for API errors, token checks, Block Kit
 // validation (block count, known types, text lengths, field counts), message
-// length, and on demand HTTP 429 with Retry-After or any other status.
+// length, threads (thread_ts must name an existing top-level message of the
+// channel), chat.update only by channel id and existing ts, and on demand
+// HTTP 429 with Retry-After (the next calls, or every message beyond N per
+// window on a channel) or any other status.
 //
 //	srv := slackfake.New(t, "xoxb-test")
 //	cfg := slack.Config{Token: "xoxb-test", Channel: "#alerts", APIURL: srv.URL()}
@@ -47,6 +50,11 @@ type Message struct {
 	Channel   string
 	ChannelID string
 	TS        string
+	// ThreadTS is the parent's ts for a thread reply, "" for a top-level
+	// message; Broadcast reports reply_broadcast (also shown in the
+	// channel).
+	ThreadTS  string
+	Broadcast bool
 	Text      string
 	// Blocks is the parsed blocks array; RawBlocks the JSON as received.
 	Blocks    []map[string]any
@@ -56,6 +64,8 @@ type Message struct {
 	Params map[string]string
 	// Updates counts the chat.update calls applied to the message.
 	Updates int
+	// Deleted is set by Delete.
+	Deleted bool
 }
 
 // Call records one API request, accepted or not.
@@ -67,6 +77,10 @@ type Call struct {
 	TokenFrom string
 	Status    int    // HTTP status answered
 	Error     string // Slack error code answered; "" when ok
+	// Channel, TS and ThreadTS are the parameters as sent, when present.
+	Channel, TS, ThreadTS string
+	// At is when the call arrived, on the fake's clock (WithClock).
+	At time.Time
 }
 
 // Option configures a Server.
@@ -84,10 +98,30 @@ func WithChannels(channels ...string) Option {
 	}
 }
 
+// WithClock sets the clock the fake reads arrival times from (Call.At, the
+// per-channel rate limit). Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
+}
+
+// WithChannelRateLimit makes the fake refuse, with HTTP 429 and a
+// Retry-After header, a chat.postMessage (thread replies included) that
+// would be the (n+1)th accepted message on its channel within per — as
+// Slack does beyond its budget of about one message per second per
+// channel. chat.update does not count (Slack limits it per workspace).
+// Off by default.
+func WithChannelRateLimit(n int, per time.Duration) Option {
+	return func(s *Server) { s.chanLimit, s.chanPer = n, per }
+}
+
 // Server is a fake Slack Web API. It is safe for concurrent use.
 type Server struct {
 	srv   *httptest.Server
 	token string
+	now   func() time.Time
+
+	chanLimit int
+	chanPer   time.Duration
 
 	mu         sync.Mutex
 	allowed    map[string]bool   // nil: every channel exists
@@ -99,12 +133,13 @@ type Server struct {
 	retryAfter time.Duration
 	failN      int
 	failStatus int
+	sent       map[string][]time.Time // channel id -> accepted message times
 }
 
 // New starts a fake accepting token; t.Cleanup closes it.
 func New(t testing.TB, token string, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{token: token, ids: map[string]string{}}
+	s := &Server{token: token, ids: map[string]string{}, now: time.Now, sent: map[string][]time.Time{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -123,6 +158,53 @@ func (s *Server) Messages() []Message {
 	out := make([]Message, len(s.messages))
 	copy(out, s.messages)
 	return out
+}
+
+// Parents returns the accepted top-level messages, in order.
+func (s *Server) Parents() []Message {
+	var out []Message
+	for _, m := range s.Messages() {
+		if m.ThreadTS == "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Replies returns the thread replies to the message ts, in order.
+func (s *Server) Replies(ts string) []Message {
+	var out []Message
+	for _, m := range s.Messages() {
+		if m.ThreadTS == ts && ts != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Message returns the message with timestamp ts.
+func (s *Server) Message(ts string) (Message, bool) {
+	for _, m := range s.Messages() {
+		if m.TS == ts {
+			return m, true
+		}
+	}
+	return Message{}, false
+}
+
+// Delete marks the message ts deleted, as a person deleting it in Slack:
+// later chat.update calls answer message_not_found and replies to it
+// thread_not_found. It reports whether the message existed.
+func (s *Server) Delete(ts string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.messages {
+		if s.messages[i].TS == ts {
+			s.messages[i].Deleted = true
+			return true
+		}
+	}
+	return false
 }
 
 // Calls returns a copy of every request received, in order.
@@ -182,6 +264,10 @@ type request struct {
 type apiError struct {
 	code     string
 	problems []string // Block Kit problems, with json-pointers
+	// status, when set, is the HTTP status (429) and retryAfter its
+	// Retry-After.
+	status     int
+	retryAfter time.Duration
 }
 
 func fail(code string, problems ...string) *apiError {
@@ -191,7 +277,7 @@ func fail(code string, problems ...string) *apiError {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/")
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	call := Call{Method: method, ContentType: mediaType}
+	call := Call{Method: method, ContentType: mediaType, At: s.now()}
 	record := func(status int, code string) {
 		call.Status, call.Error = status, code
 		s.mu.Lock()
@@ -201,7 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if status, retryAfter, limited, ok := s.fault(); ok {
 		if limited {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(retryAfter.Seconds())), 10))
+			w.Header().Set("Retry-After", retryAfterHeader(retryAfter))
 			writeJSON(w, status, map[string]any{"ok": false, "error": "ratelimited"})
 			record(status, "ratelimited")
 			return
@@ -235,6 +321,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, aerr := parse(r, mediaType)
 	if req != nil {
 		call.TokenFrom = req.tokenFrom
+		call.Channel, call.TS, call.ThreadTS = req.params["channel"], req.params["ts"], req.params["thread_ts"]
 	}
 	if aerr == nil {
 		switch {
@@ -247,6 +334,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var resp map[string]any
 	if aerr == nil {
 		resp, aerr = handle(req)
+	}
+	if aerr != nil && aerr.status != 0 {
+		w.Header().Set("Retry-After", retryAfterHeader(aerr.retryAfter))
+		writeJSON(w, aerr.status, map[string]any{"ok": false, "error": aerr.code})
+		record(aerr.status, aerr.code)
+		return
 	}
 	if aerr != nil {
 		body := map[string]any{"ok": false, "error": aerr.code}
@@ -281,6 +374,12 @@ func (s *Server) fault() (status int, retryAfter time.Duration, limited, ok bool
 		return s.failStatus, 0, false, true
 	}
 	return 0, 0, false, false
+}
+
+// retryAfterHeader renders d in whole seconds, rounded up, at least 1 (Slack
+// sends integers).
+func retryAfterHeader(d time.Duration) string {
+	return strconv.FormatInt(max(int64(math.Ceil(d.Seconds())), 1), 10)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -366,8 +465,27 @@ func (s *Server) postMessage(req *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	threadTS, hasThread := req.params["thread_ts"]
+	if hasThread && !validTS(threadTS) {
+		return nil, fail("invalid_thread_ts")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if hasThread {
+		parent := s.find(id, threadTS)
+		if parent == nil || parent.Deleted {
+			return nil, fail("thread_not_found")
+		}
+		if parent.ThreadTS != "" {
+			// Slack wants the parent's ts, not a reply's.
+			return nil, fail("thread_not_found")
+		}
+		msg.ThreadTS = threadTS
+		msg.Broadcast = req.params["reply_broadcast"] == "true"
+	}
+	if aerr := s.limit(id); aerr != nil {
+		return nil, aerr
+	}
 	s.seq++
 	msg.Channel, msg.ChannelID = channel, id
 	msg.TS = fmt.Sprintf("%d.%06d", 1700000000+s.seq*100/1000000, s.seq*100%1000000)
@@ -377,8 +495,51 @@ func (s *Server) postMessage(req *request) (map[string]any, *apiError) {
 	}}, nil
 }
 
+// limit applies WithChannelRateLimit to a message about to be accepted on
+// channel id, and counts it; callers hold mu.
+func (s *Server) limit(id string) *apiError {
+	if s.chanLimit <= 0 || s.chanPer <= 0 {
+		return nil
+	}
+	now := s.now()
+	times := s.sent[id]
+	for len(times) > 0 && !times[0].After(now.Add(-s.chanPer)) {
+		times = times[1:]
+	}
+	if len(times) >= s.chanLimit {
+		s.sent[id] = times
+		return &apiError{code: "ratelimited", status: http.StatusTooManyRequests, retryAfter: times[0].Add(s.chanPer).Sub(now)}
+	}
+	s.sent[id] = append(times, now)
+	return nil
+}
+
+// find returns the message ts of channel id; callers hold mu.
+func (s *Server) find(id, ts string) *Message {
+	for i := range s.messages {
+		if m := &s.messages[i]; m.ChannelID == id && m.TS == ts {
+			return m
+		}
+	}
+	return nil
+}
+
+// validTS reports whether ts looks like a Slack message timestamp.
+func validTS(ts string) bool {
+	sec, frac, ok := strings.Cut(ts, ".")
+	digits := func(s string) bool {
+		return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	}
+	return ok && digits(sec) && digits(frac)
+}
+
 func (s *Server) update(req *request) (map[string]any, *apiError) {
-	id, aerr := s.channelID(req.params["channel"])
+	channel := req.params["channel"]
+	if !isID(channel) {
+		// chat.update takes only a conversation id, not a #name.
+		return nil, fail("channel_not_found")
+	}
+	id, aerr := s.channelID(channel)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -392,21 +553,18 @@ func (s *Server) update(req *request) (map[string]any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.messages {
-		m := &s.messages[i]
-		if m.ChannelID != id || m.TS != ts {
-			continue
-		}
-		if _, ok := req.params["text"]; ok {
-			m.Text = msg.Text
-		}
-		if req.hasBlocks {
-			m.Blocks, m.RawBlocks = msg.Blocks, msg.RawBlocks
-		}
-		m.Updates++
-		return map[string]any{"channel": id, "ts": ts, "text": m.Text}, nil
+	m := s.find(id, ts)
+	if m == nil || m.Deleted {
+		return nil, fail("message_not_found")
 	}
-	return nil, fail("message_not_found")
+	if _, ok := req.params["text"]; ok {
+		m.Text = msg.Text
+	}
+	if req.hasBlocks {
+		m.Blocks, m.RawBlocks = msg.Blocks, msg.RawBlocks
+	}
+	m.Updates++
+	return map[string]any{"channel": id, "ts": ts, "text": m.Text}, nil
 }
 
 // channelID resolves a channel id or name, answering channel_not_found for

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,8 +115,11 @@ func TestAPIErrors(t *testing.T) {
 		{"context 11 elements", "chat.postMessage", formType, bearer, form("channel", "#a", "blocks", `[{"type":"context","elements":[`+strings.TrimSuffix(strings.Repeat(`{"type":"mrkdwn","text":"x"},`, 11), ",")+`]}]`), "invalid_blocks"},
 		{"duplicate block_id", "chat.postMessage", formType, bearer, form("channel", "#a", "blocks", `[{"type":"divider","block_id":"a"},{"type":"divider","block_id":"a"}]`), "invalid_blocks"},
 		{"invalid utf-8 in blocks", "chat.postMessage", formType, bearer, form("channel", "#a", "blocks", "[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":\"\xff\"}}]"), "invalid_blocks"},
-		{"update unknown ts", "chat.update", formType, bearer, form("channel", "#a", "ts", "1.2", "text", "x"), "message_not_found"},
-		{"update without ts", "chat.update", formType, bearer, form("channel", "#a", "text", "x"), "message_not_found"},
+		{"update unknown ts", "chat.update", formType, bearer, form("channel", "C0123456789", "ts", "1.2", "text", "x"), "message_not_found"},
+		{"update by channel name", "chat.update", formType, bearer, form("channel", "#a", "ts", "1.2", "text", "x"), "channel_not_found"},
+		{"update without ts", "chat.update", formType, bearer, form("channel", "C0123456789", "text", "x"), "message_not_found"},
+		{"reply to unknown thread", "chat.postMessage", formType, bearer, form("channel", "#a", "thread_ts", "1700000000.000100", "text", "x"), "thread_not_found"},
+		{"reply with bad thread_ts", "chat.postMessage", formType, bearer, form("channel", "#a", "thread_ts", "yesterday", "text", "x"), "invalid_thread_ts"},
 		{"auth.test", "auth.test", formType, "", form("token", token), ""},
 		{"unknown method", "chat.frobnicate", formType, bearer, "", "unknown_method"},
 	}
@@ -246,5 +250,126 @@ func TestSlackGo(t *testing.T) {
 	_, _, err = api.PostMessageContext(ctx, "#alerts", slack.MsgOptionText("x", false))
 	if e, ok := errors.AsType[*slack.RateLimitedError](err); !ok || e.RetryAfter != 3*time.Second {
 		t.Errorf("rate limited: %v, want RateLimitedError 3s", err)
+	}
+}
+
+// TestThreads: replies must name an existing top-level message of the same
+// channel; chat.update takes a channel id and an existing ts; deleted
+// messages can be neither updated nor replied to.
+func TestThreads(t *testing.T) {
+	srv := slackfake.New(t, token)
+	postOK := func(kv ...string) (string, string) {
+		t.Helper()
+		_, _, out := post(t, srv, "chat.postMessage", formType, bearer, form(kv...))
+		if out["ok"] != true {
+			t.Fatalf("post %v: %v", kv, out)
+		}
+		return out["channel"].(string), out["ts"].(string)
+	}
+	errOf := func(method string, kv ...string) string {
+		t.Helper()
+		_, _, out := post(t, srv, method, formType, bearer, form(kv...))
+		e, _ := out["error"].(string)
+		return e
+	}
+	ch, parent := postOK("channel", "#alerts", "text", "parent")
+	_, other := postOK("channel", "#other", "text", "elsewhere")
+	_, reply := postOK("channel", "#alerts", "thread_ts", parent, "text", "reply", "reply_broadcast", "true")
+	postOK("channel", ch, "thread_ts", parent, "text", "reply by id")
+
+	for _, tt := range []struct {
+		name, method string
+		kv           []string
+		want         string
+	}{
+		{"reply to a reply", "chat.postMessage", []string{"channel", "#alerts", "thread_ts", reply, "text", "x"}, "thread_not_found"},
+		{"reply across channels", "chat.postMessage", []string{"channel", "#alerts", "thread_ts", other, "text", "x"}, "thread_not_found"},
+		{"update by id", "chat.update", []string{"channel", ch, "ts", parent, "text", "edited"}, ""},
+		{"update by name", "chat.update", []string{"channel", "#alerts", "ts", parent, "text", "edited"}, "channel_not_found"},
+		{"update other channel's ts", "chat.update", []string{"channel", ch, "ts", other, "text", "x"}, "message_not_found"},
+		{"update with invalid blocks", "chat.update", []string{"channel", ch, "ts", parent, "blocks", `[{"type":"section"}]`}, "invalid_blocks"},
+		{"update without content", "chat.update", []string{"channel", ch, "ts", parent}, "no_text"},
+	} {
+		if got := errOf(tt.method, tt.kv...); got != tt.want {
+			t.Errorf("%s: error %q, want %q", tt.name, got, tt.want)
+		}
+	}
+
+	if ps := srv.Parents(); len(ps) != 2 || ps[0].TS != parent || ps[0].Text != "edited" || ps[0].Updates != 1 {
+		t.Errorf("parents %+v", ps)
+	}
+	rs := srv.Replies(parent)
+	if len(rs) != 2 || rs[0].TS != reply || !rs[0].Broadcast || rs[1].Broadcast || rs[0].ThreadTS != parent {
+		t.Errorf("replies %+v", rs)
+	}
+
+	if !srv.Delete(parent) {
+		t.Fatal("Delete found no message")
+	}
+	if got := errOf("chat.update", "channel", ch, "ts", parent, "text", "x"); got != "message_not_found" {
+		t.Errorf("update of a deleted message: %q", got)
+	}
+	if got := errOf("chat.postMessage", "channel", ch, "thread_ts", parent, "text", "x"); got != "thread_not_found" {
+		t.Errorf("reply to a deleted message: %q", got)
+	}
+	var threaded []string
+	for _, c := range srv.Calls() {
+		if c.Method == "chat.postMessage" && c.Error == "" && c.ThreadTS != "" {
+			threaded = append(threaded, c.ThreadTS)
+		}
+	}
+	if len(threaded) != 2 || threaded[0] != parent {
+		t.Errorf("calls record thread_ts %v", threaded)
+	}
+}
+
+// TestChannelRateLimit: beyond N messages per window on a channel the fake
+// answers 429 with a Retry-After counted to when the window frees; other
+// channels and chat.update are not affected.
+func TestChannelRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	srv := slackfake.New(t, token, slackfake.WithClock(clock), slackfake.WithChannelRateLimit(2, time.Second))
+	send := func(channel string) (int, string) {
+		status, h, _ := post(t, srv, "chat.postMessage", formType, bearer, form("channel", channel, "text", "x"))
+		return status, h.Get("Retry-After")
+	}
+	for i, want := range []int{200, 200, 429} {
+		if status, ra := send("#a"); status != want || (want == 429 && ra != "1") {
+			t.Fatalf("message %d: %d (Retry-After %q), want %d", i, status, ra, want)
+		}
+	}
+	if status, _ := send("#b"); status != 200 {
+		t.Errorf("another channel was limited: %d", status)
+	}
+	ch := srv.Parents()[0].ChannelID
+	_, _, out := post(t, srv, "chat.update", formType, bearer, form("channel", ch, "ts", srv.Parents()[0].TS, "text", "y"))
+	if out["ok"] != true {
+		t.Errorf("chat.update was limited: %v", out)
+	}
+	if status, _ := send(ch); status != 429 {
+		t.Errorf("the channel's id escaped its name's limit: %d", status)
+	}
+	advance(999 * time.Millisecond)
+	if status, _ := send("#a"); status != 429 {
+		t.Errorf("limit lifted before the window passed: %d", status)
+	}
+	advance(time.Millisecond)
+	if status, _ := send("#a"); status != 200 {
+		t.Errorf("limit kept after the window passed: %d", status)
+	}
+	var limited int
+	for _, c := range srv.Calls() {
+		if c.Status == 429 {
+			limited++
+			if c.Error != "ratelimited" || c.At.IsZero() {
+				t.Errorf("429 recorded as %+v", c)
+			}
+		}
+	}
+	if limited != 3 || len(srv.Messages()) != 4 {
+		t.Errorf("%d 429s and %d messages, want 3 and 4", limited, len(srv.Messages()))
 	}
 }
