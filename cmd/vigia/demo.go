@@ -67,7 +67,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	started := make(chan *pipeline.Running, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- pipeline.Run(ctx, cfg, pipeline.Options{Logger: log, Stdout: tee, Started: func(r *pipeline.Running) { started <- r }})
+		done <- pipeline.Run(ctx, cfg, pipeline.Options{Logger: log, Stdout: tee, Version: version, Started: func(r *pipeline.Running) { started <- r }})
 	}()
 	var running *pipeline.Running
 	select {

@@ -25,11 +25,17 @@ const usage = `vigia: security stream processor for Kubernetes audit, cloud and 
 
 Usage:
   vigia run --config FILE          consume Kafka, detect, alert
+  vigia ingest --config FILE       serve the Kubernetes audit webhook; write each event to Kafka
   vigia demo [--config FILE]       run on the embedded broker with bundled attack events
   vigia replay --rules DIR --input PATH...
                                    run the rules over log files; alerts as JSON lines on stdout
   vigia rules test [--rules DIR]   run every rule's inline tests
   vigia rules lint [--rules DIR]   check every rule; report each problem with file and line
+  vigia config validate --config FILE [--for run|ingest]
+                                   check a configuration file and the files it references
+  vigia config reference           print every configuration field (markdown)
+  vigia silence add|list|expire    mute matching alerts for a while (via the API of vigia run)
+  vigia deliveries dead|replay     list and retry deliveries that receivers refused for good
   vigia version
 
 Run "vigia COMMAND -h" for a command's flags.
@@ -58,6 +64,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReplay(ctx, args[1:], stdout, stderr)
 	case "rules":
 		err = cmdRules(args[1:], stdout, stderr)
+	case "ingest":
+		err = cmdIngest(ctx, args[1:], stdout, stderr)
+	case "config":
+		err = cmdConfig(args[1:], stdout, stderr)
+	case "silence":
+		err = cmdSilence(ctx, args[1:], stdout, stderr)
+	case "deliveries":
+		err = cmdDeliveries(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vigia", version)
 	case "help", "-h", "--help":
@@ -117,7 +131,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return pipeline.Run(ctx, cfg, pipeline.Options{Logger: log, Stdout: stdout})
+	return pipeline.Run(ctx, cfg, pipeline.Options{Logger: log, Stdout: stdout, Version: version})
 }
 
 // stringList is a repeatable flag that also splits on commas.

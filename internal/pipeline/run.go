@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigia-dev/vigia/internal/api"
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
 	"github.com/vigia-dev/vigia/internal/kafkaauth"
@@ -25,6 +27,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/rule"
+	"github.com/vigia-dev/vigia/internal/silence"
 	"github.com/vigia-dev/vigia/internal/source"
 	"github.com/vigia-dev/vigia/internal/telemetry"
 )
@@ -36,6 +39,8 @@ type Options struct {
 	Stdout io.Writer
 	// Started, if set, is called once everything is running.
 	Started func(*Running)
+	// Version is reported by the admin API.
+	Version string
 }
 
 // Running describes a started pipeline.
@@ -48,6 +53,8 @@ type Running struct {
 	Rules    *rule.Set
 	// Pending returns the alerts routed but not yet delivered.
 	Pending func(context.Context) (int64, error)
+	// API is the admin API's address, "" when off.
+	API string
 }
 
 // Run runs the pipeline until ctx ends, then drains and returns.
@@ -92,6 +99,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("telemetry: %w", err)
 	}
 
+	var apiAddr string
 	// Shared state: Redis when configured, else local files.
 	var rdb *redis.Client
 	if cfg.Redis != nil {
@@ -109,6 +117,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	resolver := resolve.New(store, resolve.Options{TTL: cfg.Resolution.TTL})
 	namespaces := resolve.NewNamespaces(store, cfg.Resolution.TTL, cfg.NamespaceLabels)
 
+	// Silences and mute time intervals.
+	var silStore silence.Store
+	if rdb != nil {
+		silStore = silence.NewRedis(rdb, silence.RedisOptions{Prefix: cfg.Redis.KeyPrefix})
+	} else if silStore, err = silence.OpenFile(cfg.DataDir, silence.FileOptions{}); err != nil {
+		return err
+	}
+	silencer := silence.New(silStore, silence.Options{Logger: log})
+	if err := silencer.Start(ctx); err != nil {
+		return fmt.Errorf("silences: %w", err)
+	}
+	defer silencer.Close()
+	intervals, err := silence.NewIntervals(cfg.TimeIntervals)
+	if err != nil {
+		return fmt.Errorf("time_intervals: %w", err)
+	}
+
 	// Receivers, the outbox and its dispatchers, and the router.
 	rcv, closeReceivers, err := receivers(cfg, rules.Books, stdout)
 	if err != nil {
@@ -116,7 +141,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer closeReceivers()
 	del, err := startDelivery(ctx, deliveryDeps{
-		cfg: cfg, receivers: rcv, redis: rdb, owners: namespaces,
+		cfg: cfg, receivers: rcv, redis: rdb, owners: namespaces, silencer: silencer, intervals: intervals,
 		metrics: metrics, tracer: tracing.Tracer("github.com/vigia-dev/vigia/internal/route"), log: log,
 	})
 	if err != nil {
@@ -124,6 +149,31 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer del.stop()
 	router := del.router
+
+	// The admin API (silences, delivery dead letters), stopped before the
+	// outbox it reads closes.
+	if cfg.API.Listen != "off" {
+		token, err := api.LoadToken(cfg.API.TokenFile)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.API.Listen)
+		if err != nil {
+			return fmt.Errorf("api.listen: %w", err)
+		}
+		apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			api.Serve(apiCtx, ln, api.Handler(api.Config{Silences: silencer, Dead: del.queue, Token: token, Version: opts.Version, Logger: log,
+				Status: func(ctx context.Context) map[string]any {
+					n, _ := del.Pending(ctx)
+					return map[string]any{"outbox_backlog": n}
+				}}))
+		}()
+		defer func() { stopAPI(); <-served }()
+		apiAddr = ln.Addr().String()
+	}
 
 	// Kafka: the embedded broker when asked for.
 	brokers := cfg.Kafka.Brokers
@@ -191,7 +241,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		"receivers", del.names, "metrics", metrics.Addr())
 	metrics.SetReady(true)
 	if opts.Started != nil {
-		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules, Pending: del.Pending})
+		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules, Pending: del.Pending, API: apiAddr})
 	}
 	err = consumer.Run(ctx, proc.Handle)
 	metrics.SetReady(false)
