@@ -18,8 +18,11 @@ import (
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/notify/file"
+	"github.com/vigia-dev/vigia/internal/notify/github"
+	"github.com/vigia-dev/vigia/internal/notify/jira"
 	"github.com/vigia-dev/vigia/internal/notify/opsgenie"
 	"github.com/vigia-dev/vigia/internal/notify/pagerduty"
+	"github.com/vigia-dev/vigia/internal/notify/servicenow"
 	"github.com/vigia-dev/vigia/internal/notify/webhook"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
@@ -136,13 +139,16 @@ type Receiver struct {
 	Name string `yaml:"name"`
 	// Locale picks the runbook translation shown ("pt-BR"); default
 	// English. A Slack receiver's own locale takes precedence.
-	Locale    string            `yaml:"locale"`
-	Console   *ConsoleConfig    `yaml:"console"`
-	Slack     *SlackConfig      `yaml:"slack"`
-	PagerDuty *pagerduty.Config `yaml:"pagerduty"`
-	Opsgenie  *opsgenie.Config  `yaml:"opsgenie"`
-	Webhook   *webhook.Config   `yaml:"webhook"`
-	File      *file.Config      `yaml:"file"`
+	Locale     string             `yaml:"locale"`
+	Console    *ConsoleConfig     `yaml:"console"`
+	Slack      *SlackConfig       `yaml:"slack"`
+	PagerDuty  *pagerduty.Config  `yaml:"pagerduty"`
+	Opsgenie   *opsgenie.Config   `yaml:"opsgenie"`
+	Webhook    *webhook.Config    `yaml:"webhook"`
+	File       *file.Config       `yaml:"file"`
+	Jira       *jira.Config       `yaml:"jira"`
+	ServiceNow *servicenow.Config `yaml:"servicenow"`
+	GitHub     *github.Config     `yaml:"github"`
 }
 
 // ConsoleConfig writes alerts as JSON lines.
@@ -329,6 +335,7 @@ func (c *Config) Validate() error {
 		}{
 			{"pagerduty", r.PagerDuty != nil, r.PagerDuty}, {"opsgenie", r.Opsgenie != nil, r.Opsgenie},
 			{"webhook", r.Webhook != nil, r.Webhook}, {"file", r.File != nil, r.File},
+			{"jira", r.Jira != nil, r.Jira}, {"servicenow", r.ServiceNow != nil, r.ServiceNow}, {"github", r.GitHub != nil, r.GitHub},
 		} {
 			if !typed.set {
 				continue
@@ -342,7 +349,7 @@ func (c *Config) Validate() error {
 			bad(field+".locale", "%q is not en or one of %s", r.Locale, strings.Join(runbook.Locales, ", "))
 		}
 		if n != 1 {
-			bad(field, "exactly one of console, slack, pagerduty, opsgenie, webhook, file must be set (has %d)", n)
+			bad(field, "exactly one of console, slack, pagerduty, opsgenie, webhook, file, jira, servicenow, github must be set (has %d)", n)
 		}
 	}
 	if len(c.Receivers) == 0 {

@@ -10,8 +10,11 @@ import (
 	"github.com/vigia-dev/vigia/internal/notify"
 	"github.com/vigia-dev/vigia/internal/notify/console"
 	"github.com/vigia-dev/vigia/internal/notify/file"
+	"github.com/vigia-dev/vigia/internal/notify/github"
+	"github.com/vigia-dev/vigia/internal/notify/jira"
 	"github.com/vigia-dev/vigia/internal/notify/opsgenie"
 	"github.com/vigia-dev/vigia/internal/notify/pagerduty"
+	"github.com/vigia-dev/vigia/internal/notify/servicenow"
 	"github.com/vigia-dev/vigia/internal/notify/slack"
 	"github.com/vigia-dev/vigia/internal/notify/webhook"
 	"github.com/vigia-dev/vigia/internal/runbook"
@@ -85,6 +88,24 @@ func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (ma
 			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
 		case rc.Webhook != nil:
 			n, err := webhook.New(*rc.Webhook, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
+		case rc.Jira != nil:
+			n, err := jira.New(*rc.Jira, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
+		case rc.ServiceNow != nil:
+			n, err := servicenow.New(*rc.ServiceNow, books)
+			if err != nil {
+				return fail(name, err)
+			}
+			out[name] = builtReceiver{receiver: n, locale: rc.Locale}
+		case rc.GitHub != nil:
+			n, err := github.New(*rc.GitHub, books)
 			if err != nil {
 				return fail(name, err)
 			}
