@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/vigia-dev/vigia/internal/corpus"
+	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/pipeline"
 	"github.com/vigia-dev/vigia/internal/replay"
 	"github.com/vigia-dev/vigia/internal/rule"
@@ -61,6 +63,10 @@ func TestFalcoTraceRegression(t *testing.T) {
 		t.Fatalf("only %d of the classic detections ship", len(shipped))
 	}
 	proc := &pipeline.Processor{Rules: rules}
+	norm, err := detect.New(event.SourceK8sAudit, normalize.Options{Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked := 0
 	for file, tests := range expected {
 		want := map[string]bool{}
@@ -76,7 +82,7 @@ func TestFalcoTraceRegression(t *testing.T) {
 		}
 		got := map[string]bool{}
 		err := replay.Read(filepath.Join(dir, file), func(rec replay.Record) error {
-			as, _, _ := proc.Process(context.Background(), &normalize.K8sAudit{}, rec.Data, normalize.Meta{File: rec.File})
+			as, _, _ := proc.Process(context.Background(), norm, rec.Data, normalize.Meta{File: rec.File})
 			for _, a := range as {
 				got[a.Rule.ID] = true
 			}
@@ -111,6 +117,10 @@ func TestReplayAcceptsKubernetesCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	proc := &pipeline.Processor{Rules: rules}
+	norm, err := detect.New(event.SourceK8sAudit, normalize.Options{Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	events := 0
 	for _, f := range files {
 		base := filepath.Base(f)
@@ -118,7 +128,7 @@ func TestReplayAcceptsKubernetesCorpus(t *testing.T) {
 			continue
 		}
 		err := replay.Read(f, func(rec replay.Record) error {
-			_, n, errs := proc.Process(context.Background(), &normalize.K8sAudit{}, rec.Data, normalize.Meta{File: rec.File})
+			_, n, errs := proc.Process(context.Background(), norm, rec.Data, normalize.Meta{File: rec.File})
 			events += n
 			if len(errs) > 0 && base != "fal_01_003.json" {
 				t.Errorf("%s: %v", rec.Origin, errs)

@@ -62,6 +62,10 @@ type Options struct {
 	// and container log lines whose envelope does not name one (EKS log
 	// groups, GKE resource labels and AKS resource ids do).
 	Cluster string
+	// Provider and Account are the cloud provider ("aws", "azure") and
+	// account (AWS account id, Azure subscription) of a managed cluster,
+	// set by the dispatcher from an EKS or AKS envelope.
+	Provider, Account string
 	// Raw keeps the original object in Event.Raw. Building it costs as much
 	// as the rest of decoding, so the pipeline sets it only when a rule
 	// reads raw.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
 )
 
 func load(t *testing.T, path string, strict bool) (*Set, error) {
@@ -52,7 +53,11 @@ func TestRulesTestsAndEval(t *testing.T) {
 			t.Errorf("%s/%s: %v", res.Rule.ID, res.Test.Name, res.Err)
 		}
 	}
-	evs, errs := (&normalize.K8sAudit{}).Normalize([]byte(`{"auditID":"x","verb":"create","timestamp":"2024-01-01T00:00:00Z",
+	n, err := detect.New(event.SourceK8sAudit, normalize.Options{Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, errs := n.Normalize([]byte(`{"auditID":"x","verb":"create","timestamp":"2024-01-01T00:00:00Z",
 		"requestURI":"/api/v1/namespaces/n/pods/p/exec?command=cat&command=/etc/shadow","sourceIPs":["10.1.2.3"],
 		"user":{"username":"eve"},"objectRef":{"resource":"pods","subresource":"exec","namespace":"n","name":"p"}}`), normalize.Meta{})
 	if len(errs) > 0 {

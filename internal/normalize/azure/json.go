@@ -71,13 +71,6 @@ func (s *scratch) path(o *fastjson.Value, keys ...string) *fastjson.Value {
 	return o
 }
 
-// str returns the string at keys below o (a copy), or "". A string that
-// is only "null", "<null>" or "None" — Azure's ways to write nothing — is
-// returned as "".
-func (s *scratch) str(o *fastjson.Value, keys ...string) string {
-	return strOf(s.path(o, keys...))
-}
-
 // strOf returns v as a string copy: a string as is, a number in its JSON
 // spelling, or the "value" member of a {"value","localizedValue"} object
 // (the REST API's localizable strings). "" for anything else.

@@ -8,22 +8,31 @@
 // record dispatched on its category: kube-audit goes to Kubernetes audit,
 // the rest to Azure). A source's own batch forms (a Kubernetes EventList,
 // CloudTrail's {"Records":[...]}) are its decoder's business.
+//
+// The error of one item of a batch (an array element, a JSON line, a
+// CloudWatch log event, an Event Hubs record) is a *normalize.ItemError
+// with the item's index; an item of a batch within a batch is wrapped
+// once per level, the outermost index first. Error messages stay short
+// and quote no more than the start of a rejected line, redacted.
 package detect
 
 import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/redact"
 )
 
 // Auto is the format name that detects the source of every message.
@@ -74,7 +83,7 @@ func New(format string, o normalize.Options) (*Normalizer, error) {
 		format = Auto
 	}
 	if format != Auto && !slices.ContainsFunc(formats, func(f Format) bool { return f.Name == format }) {
-		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+		return nil, fmt.Errorf("%w %q (want one of %s)", ErrFormat, format, strings.Join(Formats(), ", "))
 	}
 	return &Normalizer{format: format, opts: o, formats: formats}, nil
 }
@@ -99,14 +108,21 @@ type decoder struct {
 	meta normalize.Meta
 	evs  []*event.Event
 	errs []error
-	// item numbers errors within a batch: the index in the outermost batch.
-	item int
 }
 
 func (d *decoder) textLeftover() []error { return nil }
 
 func (d *decoder) fail(err error) {
 	d.errs = append(d.errs, err)
+}
+
+// numberItem wraps the errors reported since mark (len(d.errs) before item
+// i of a batch was decoded) as errors of item i. Batches within batches
+// wrap again, so the outermost index comes first.
+func (d *decoder) numberItem(mark, i int) {
+	for j := mark; j < len(d.errs); j++ {
+		d.errs[j] = &normalize.ItemError{Index: i, Err: d.errs[j]}
+	}
 }
 
 // message decodes raw bytes: gzip, JSON or text.
@@ -146,30 +162,58 @@ func (d *decoder) message(msg []byte, o normalize.Options, depth int) {
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(msg)
 	if err != nil {
-		// JSON lines: several values, one per line.
-		if lines := bytes.Count(bytes.TrimSpace(msg), []byte("\n")); lines > 0 {
+		// JSON lines: several values, one per line. A document printed
+		// over several lines is not (its first line is not a value of
+		// its own): it is one error, not one per line.
+		if isJSONLines(trimmed) {
 			d.jsonLines(msg, o, depth)
 			return
 		}
-		d.fail(fmt.Errorf("%w: %s", normalize.ErrNotJSON, shorten(err.Error())))
+		d.fail(fmt.Errorf("%w: %s", normalize.ErrNotJSON, jsonError(msg, err)))
 		return
 	}
 	d.value(v, o, depth)
 }
 
+// jsonError describes why msg is not JSON. fastjson's errors quote the
+// input from the failing byte on, once per nesting level (kilobytes, and
+// whatever credential the message holds); encoding/json's name the byte
+// offset and at most one character.
+func jsonError(msg []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(json.Unmarshal(msg, new(json.RawMessage)), &se) {
+		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+	}
+	return shorten(err.Error()) // accepted by encoding/json: nested too deep for fastjson
+}
+
+// isJSONLines reports whether msg, which is not one JSON value, has
+// several lines of which the first looks like a whole JSON value.
+func isJSONLines(msg []byte) bool {
+	first, rest, ok := bytes.Cut(msg, []byte("\n"))
+	if !ok || len(bytes.TrimSpace(rest)) == 0 {
+		return false
+	}
+	first = bytes.TrimSpace(first)
+	last := first[len(first)-1]
+	return first[0] == '{' && last == '}' || first[0] == '[' && last == ']'
+}
+
 func (d *decoder) jsonLines(msg []byte, o normalize.Options, depth int) {
-	for len(msg) > 0 {
+	for i := 0; len(msg) > 0; {
 		line := msg
-		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-			line, msg = msg[:i], msg[i+1:]
+		if j := bytes.IndexByte(msg, '\n'); j >= 0 {
+			line, msg = msg[:j], msg[j+1:]
 		} else {
 			msg = nil
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		mark := len(d.errs)
 		d.message(line, o, depth+1)
-		d.item++
+		d.numberItem(mark, i)
+		i++
 	}
 }
 
@@ -179,12 +223,13 @@ func (d *decoder) value(v *fastjson.Value, o normalize.Options, depth int) {
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		for i, it := range a {
-			d.item = i
+			mark := len(d.errs)
 			if it.Type() != fastjson.TypeObject {
-				d.fail(normalize.Itemf(i, normalize.ErrUnknownFormat, "%s is not a log record", normalize.TypeName(it)))
-				continue
+				d.fail(fmt.Errorf("%w: %s is not a log record", normalize.ErrUnknownFormat, normalize.TypeName(it)))
+			} else {
+				d.object(it, o, depth)
 			}
-			d.object(it, o, depth)
+			d.numberItem(mark, i)
 		}
 	case fastjson.TypeObject:
 		d.object(v, o, depth)
@@ -195,6 +240,10 @@ func (d *decoder) value(v *fastjson.Value, o normalize.Options, depth int) {
 
 // object decodes one JSON object: an envelope or a record.
 func (d *decoder) object(v *fastjson.Value, o normalize.Options, depth int) {
+	if depth > maxDepth {
+		d.fail(fmt.Errorf("%w: envelopes nested deeper than %d", normalize.ErrUnknownFormat, maxDepth))
+		return
+	}
 	// CloudWatch Logs subscription payload.
 	if v.Exists("logEvents") && v.Exists("messageType") {
 		d.cloudWatch(v, o, depth)
@@ -222,24 +271,17 @@ func (d *decoder) object(v *fastjson.Value, o normalize.Options, depth int) {
 			return
 		}
 	}
-	d.fail(d.itemErr(normalize.ErrUnknownFormat, "no known log format matches (keys: %s)", keys(v)))
+	d.fail(fmt.Errorf("%w: no known log format matches (keys: %s)", normalize.ErrUnknownFormat, keys(v)))
 }
 
 func (d *decoder) decode(f Format, v *fastjson.Value, o normalize.Options) {
 	if d.n.format != Auto && f.Name != d.n.format {
-		d.fail(d.itemErr(normalize.ErrUnknownFormat, "a %s record on a %s input", f.Name, d.n.format))
+		d.fail(fmt.Errorf("%w: a %s record on a %s input", normalize.ErrUnknownFormat, f.Name, d.n.format))
 		return
 	}
 	evs, errs := f.Decode(v, o, d.meta)
 	d.evs = append(d.evs, evs...)
 	d.errs = append(d.errs, errs...)
-}
-
-func (d *decoder) itemErr(sentinel error, format string, args ...any) error {
-	if d.item > 0 {
-		return normalize.Itemf(d.item, sentinel, format, args...)
-	}
-	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
 }
 
 // cloudWatch unwraps a CloudWatch Logs subscription payload. EKS writes the
@@ -250,17 +292,24 @@ func (d *decoder) cloudWatch(v *fastjson.Value, o normalize.Options, depth int) 
 	}
 	if g := normalize.Str(v, "logGroup"); strings.HasPrefix(g, "/aws/eks/") && strings.HasSuffix(g, "/cluster") {
 		o.Cluster = strings.TrimSuffix(strings.TrimPrefix(g, "/aws/eks/"), "/cluster")
+		o.Provider, o.Account = event.ProviderAWS, normalize.Str(v, "owner")
 	}
-	for i, le := range v.GetArray("logEvents") {
-		d.item = i
-		msg := le.GetStringBytes("message")
-		if msg == nil {
-			d.fail(normalize.Itemf(i, normalize.ErrInvalidEvent, "CloudWatch log event without a message"))
-			continue
-		}
+	les := v.Get("logEvents")
+	if les.Type() != fastjson.TypeArray {
+		d.fail(fmt.Errorf("%w: CloudWatch logEvents is %s, not an array", normalize.ErrInvalidEvent, normalize.TypeName(les)))
+		return
+	}
+	a, _ := les.Array()
+	for i, le := range a {
+		mark := len(d.errs)
 		// The message aliases the parser's buffer, which a nested parse
 		// would reuse: copy it.
-		d.message(bytes.Clone(msg), o, depth+1)
+		if msg := le.GetStringBytes("message"); msg == nil {
+			d.fail(fmt.Errorf("%w: CloudWatch log event without a message", normalize.ErrInvalidEvent))
+		} else {
+			d.message(bytes.Clone(msg), o, depth+1)
+		}
+		d.numberItem(mark, i)
 	}
 }
 
@@ -289,17 +338,16 @@ func pubSubData(v *fastjson.Value) []byte {
 func (d *decoder) azureRecords(rs *fastjson.Value, o normalize.Options, depth int) {
 	a, _ := rs.Array()
 	for i, r := range a {
-		d.item = i
-		if r.Type() != fastjson.TypeObject {
-			d.fail(normalize.Itemf(i, normalize.ErrUnknownFormat, "%s is not an Azure record", normalize.TypeName(r)))
-			continue
-		}
-		cat := strings.ToLower(normalize.Str(r, "category"))
-		if !strings.HasPrefix(cat, "kube-audit") {
+		mark := len(d.errs)
+		switch {
+		case r.Type() != fastjson.TypeObject:
+			d.fail(fmt.Errorf("%w: %s is not an Azure record", normalize.ErrUnknownFormat, normalize.TypeName(r)))
+		case strings.HasPrefix(strings.ToLower(normalize.Str(r, "category")), "kube-audit"):
+			d.aksRecord(r, o, depth)
+		default:
 			d.object(r, o, depth+1)
-			continue
 		}
-		d.aksRecord(r, o, depth)
+		d.numberItem(mark, i)
 	}
 }
 
@@ -308,11 +356,12 @@ func (d *decoder) azureRecords(rs *fastjson.Value, o normalize.Options, depth in
 func (d *decoder) aksRecord(r *fastjson.Value, o normalize.Options, depth int) {
 	if c := aksCluster(normalize.Str(r, "resourceId")); c != "" {
 		o.Cluster = c
+		o.Provider, o.Account = event.ProviderAzure, azureSubscription(normalize.Str(r, "resourceId"))
 	}
 	log := r.Get("properties", "log")
 	switch {
 	case log == nil:
-		d.fail(d.itemErr(normalize.ErrInvalidEvent, "AKS %s record without properties.log", normalize.Str(r, "category")))
+		d.fail(fmt.Errorf("%w: AKS %s record without properties.log", normalize.ErrInvalidEvent, clip(normalize.Str(r, "category"), 40)))
 	case log.Type() == fastjson.TypeString:
 		s, _ := log.StringBytes()
 		d.message(bytes.Clone(s), o, depth+1)
@@ -325,7 +374,15 @@ func (d *decoder) aksRecord(r *fastjson.Value, o normalize.Options, depth int) {
 // (/SUBSCRIPTIONS/…/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/NAME).
 func aksCluster(id string) string {
 	const marker = "/managedclusters/"
-	i := strings.Index(strings.ToLower(id), marker)
+	// Lower-case ASCII only: strings.ToLower can change the byte length
+	// (invalid UTF-8, some letters), and i indexes id.
+	lower := []byte(id)
+	for j, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[j] = c + 'a' - 'A'
+		}
+	}
+	i := bytes.Index(lower, []byte(marker))
 	if i < 0 {
 		return ""
 	}
@@ -334,6 +391,21 @@ func aksCluster(id string) string {
 		name = name[:j]
 	}
 	return strings.ToLower(name)
+}
+
+// azureSubscription returns the subscription id of an Azure resource id
+// (/SUBSCRIPTIONS/<id>/…), lower case.
+func azureSubscription(id string) string {
+	const marker = "/subscriptions/"
+	i := strings.Index(strings.ToLower(id), marker)
+	if i < 0 {
+		return ""
+	}
+	sub := id[i+len(marker):]
+	if j := strings.IndexByte(sub, '/'); j >= 0 {
+		sub = sub[:j]
+	}
+	return strings.ToLower(sub)
 }
 
 // text decodes a message that is not JSON: container log lines.
@@ -357,22 +429,43 @@ func (d *decoder) text(msg []byte, o normalize.Options) {
 	d.errs = append(d.errs, errs...)
 }
 
-// excerpt returns the start of b for an error message.
+// excerpt returns the start of b for an error message, credentials
+// redacted: a rejected message may be a log line holding one.
 func excerpt(b []byte) string {
-	if len(b) > 80 {
-		return string(b[:80]) + "…"
+	// Redact more than is shown, so that a credential is recognized by
+	// the key or header name before it.
+	if len(b) > 1024 {
+		b = b[:1024]
 	}
-	return string(b)
+	return clip(redact.String(string(b)), 80)
 }
 
-// shorten keeps an error message readable: fastjson repeats its context
-// once per nesting level.
+// shorten keeps a parse error short and free of credentials: fastjson
+// quotes the input from the failing byte on, once per nesting level.
 func shorten(s string) string {
 	const max = 240
+	if len(s) > 4096 {
+		s = s[:2048] + s[len(s)-2048:]
+	}
+	// fastjson quotes the input with %q: unescape its quotes so that
+	// "password":"..." is recognized.
+	s = redact.String(strings.ReplaceAll(s, `\"`, `"`))
 	if len(s) <= max {
 		return s
 	}
-	return s[:100] + " … " + s[len(s)-120:]
+	// The innermost reason is at the end, before the unparsed tail.
+	return strings.ToValidUTF8(s[:50], "") + " … " + strings.ToValidUTF8(s[len(s)-180:], "")
+}
+
+// clip cuts s to at most n bytes, at a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func keys(v *fastjson.Value) string {
@@ -380,7 +473,7 @@ func keys(v *fastjson.Value) string {
 	var ks []string
 	o.Visit(func(k []byte, _ *fastjson.Value) {
 		if len(ks) < 8 {
-			ks = append(ks, string(k))
+			ks = append(ks, clip(string(k), 40))
 		}
 	})
 	if o.Len() > len(ks) {

@@ -16,8 +16,13 @@ type block struct {
 	ev   event.Event
 	evs  [1]*event.Event
 	strs [12]string
-	buf  [896]byte // the block fills the 2304-byte size class
+	buf  [blockBuf]byte
 }
+
+// blockBuf sizes the block's string bytes so that the block, with the
+// 8-byte header the allocator puts before objects over 512 bytes holding
+// pointers, fills the 2304-byte size class (and at least 256 bytes).
+const blockBuf = max(256, 2304-8-unsafe.Sizeof(event.Event{})-unsafe.Sizeof([1]*event.Event{})-unsafe.Sizeof([12]string{}))
 
 // alloc hands out the strings and string slices of one event. Strings are
 // copies of the parser's bytes (a fastjson value aliases a buffer the next

@@ -15,9 +15,8 @@
 //   - EKS control-plane audit (CloudWatch log group /aws/eks/NAME/cluster)
 //     and AKS kube-audit / kube-audit-admin records (properties.log): plain
 //     Events once unwrapped; the dispatcher passes the cluster name in
-//     Options.Cluster; a lone AKS record (outside its records batch, as an
-//     Event Hubs consumer forwarding records one by one writes them) is
-//     unwrapped here, its cluster named by its resourceId;
+//     Options.Cluster (for AKS, from the record's resourceId, batched or
+//     alone);
 //   - a GKE Cloud Logging LogEntry whose protoPayload.serviceName is
 //     "k8s.io" (directly, or through a Pub/Sub log sink).
 //

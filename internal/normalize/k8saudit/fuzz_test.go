@@ -1,6 +1,7 @@
 package k8saudit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,7 +36,14 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p fastjson.Parser
 		v, err := p.ParseBytes(data)
-		if err != nil || !Detect(v) {
+		if err != nil {
+			return
+		}
+		_, a := newEvent()
+		if got, want := fmt.Sprint(a.any(v)), fmt.Sprint(normalize.Any(v)); got != want {
+			t.Fatalf("raw conversion differs from normalize.Any:\n%s\n%s", got, want)
+		}
+		if !Detect(v) {
 			return
 		}
 		for _, raw := range []bool{false, true} {

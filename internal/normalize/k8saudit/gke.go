@@ -161,7 +161,7 @@ func decodeGKE(v *fastjson.Value, o normalize.Options) ([]*event.Event, error) {
 	}
 	objects(a, ev, req, resp, issuedID)
 	if o.Raw {
-		ev.Raw = rawGKE(v, resource, sub)
+		ev.Raw = rawGKE(a, v, resource, sub)
 	}
 	return a.one(ev), nil
 }
@@ -262,8 +262,8 @@ func parseResourceName(rn, resource string) (group, ns, name string) {
 // bodies redacted. The bodies are also reachable as raw.requestObject and
 // raw.responseObject, as in a plain audit event, so that a rule reading
 // them works whatever the cluster.
-func rawGKE(v *fastjson.Value, resource, sub string) map[string]any {
-	m := normalize.Map(v)
+func rawGKE(a *alloc, v *fastjson.Value, resource, sub string) map[string]any {
+	m, _ := a.any(v).(map[string]any)
 	pp := mapAt(m, "protoPayload")
 	for _, f := range [...][2]string{{"request", "requestObject"}, {"response", "responseObject"}} {
 		b, ok := pp[f[0]]

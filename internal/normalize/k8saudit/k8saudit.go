@@ -16,7 +16,7 @@ import (
 )
 
 // Detect reports whether v is a Kubernetes audit Event, an EventList (or
-// a list of Events without kind), a lone AKS kube-audit record, an
+// a list of Events without kind), an
 // {"event": {...}} wrapper of one, or a GKE Cloud Logging entry of the
 // Kubernetes API server (protoPayload.serviceName "k8s.io").
 func Detect(v *fastjson.Value) bool {
@@ -41,9 +41,6 @@ func Detect(v *fastjson.Value) bool {
 	if e := object(o.Get("event")); e != nil && e.Get("auditID") != nil {
 		return true
 	}
-	if isAKSRecord(v) {
-		return true
-	}
 	// An EventList without kind (old captures): its first item tells.
 	if items := array(o.Get("items")); len(items) > 0 && object(items[0]).Get("auditID") != nil {
 		return true
@@ -52,7 +49,7 @@ func Detect(v *fastjson.Value) bool {
 }
 
 // Decode decodes a value Detect accepted: one audit Event (bare or
-// wrapped), an EventList, a GKE LogEntry or a lone AKS record. Each bad
+// wrapped), an EventList or a GKE LogEntry. Each bad
 // item of an EventList is reported as a *normalize.ItemError beside the
 // good ones.
 func Decode(v *fastjson.Value, o normalize.Options, _ normalize.Meta) ([]*event.Event, []error) {
@@ -68,8 +65,6 @@ func Decode(v *fastjson.Value, o normalize.Options, _ normalize.Meta) ([]*event.
 		evs, err = decodeEvent(v, o)
 	case isGKE(v):
 		evs, err = decodeGKE(v, o)
-	case isAKSRecord(v):
-		return decodeAKSRecord(v, o)
 	case len(kind) == 0 && v.Get("items") != nil && v.Get("items").Type() == fastjson.TypeArray:
 		// An EventList without kind (old captures).
 		return batch(array(v.Get("items")), o)
@@ -212,6 +207,9 @@ func decodeEvent(v *fastjson.Value, o normalize.Options) ([]*event.Event, error)
 	ev.Action = a.valueBytes(verb)
 	k := &ev.K8s
 	k.Cluster = o.Cluster
+	if o.Provider != "" {
+		ev.Cloud.Provider, ev.Cloud.Account = o.Provider, o.Account
+	}
 	k.Verb = ev.Action
 	k.Stage = a.value(t.stage)
 	k.Level = a.value(t.level)
@@ -278,7 +276,7 @@ func decodeEvent(v *fastjson.Value, o normalize.Options) ([]*event.Event, error)
 	}
 	objects(a, ev, reqObj, respObj, issuedID)
 	if o.Raw {
-		ev.Raw = rawEvent(v)
+		ev.Raw = rawEvent(a, v)
 	}
 	return a.one(ev), nil
 }

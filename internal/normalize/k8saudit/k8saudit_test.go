@@ -545,3 +545,24 @@ func TestStringsAreCopies(t *testing.T) {
 		t.Errorf("source IPs changed to %q", got)
 	}
 }
+
+// TestRawMatchesAny checks that the arena-backed Raw conversion yields
+// exactly what normalize.Any does.
+func TestRawMatchesAny(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	inputs := []string{privilegedPod, `{"a":[1,2.5,-3e2,true,false,null,"",{"b":{}}],"c":"\u00e9t\u00e9 \"quoted\"","get":"get"}`}
+	for _, f := range files {
+		inputs = append(inputs, fixture(t, filepath.Base(f)))
+	}
+	for i, in := range inputs {
+		var p fastjson.Parser
+		v, err := p.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, a := newEvent()
+		if got, want := a.any(v), normalize.Any(v); !reflect.DeepEqual(got, want) {
+			t.Errorf("input %d: raw differs from normalize.Any:\n%v\n%v", i, got, want)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package detect_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"testing"
+
+	"github.com/vigia-dev/vigia/internal/normalize"
+	"github.com/vigia-dev/vigia/internal/normalize/detect"
+)
+
+const auditEvent = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a1","stage":"ResponseComplete","verb":"get","requestURI":"/api/v1/namespaces/default/pods","user":{"username":"alice"},"objectRef":{"resource":"pods","namespace":"default"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00Z"}`
+
+// Managed clusters' envelopes name the cluster, the provider and the
+// account; events carry them.
+func TestManagedClusterProvider(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(`{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/eks/prod-eu/cluster","logStream":"kube-apiserver-audit-1","logEvents":[{"id":"1","timestamp":1767225600000,"message":` + quote(auditEvent) + `}]}`))
+	w.Close()
+	aks := `{"records":[{"time":"2026-01-01T00:00:00Z","resourceId":"/SUBSCRIPTIONS/0B1F6471-1BF0-4DDA-AEC3-CB9272F09590/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS-PROD","category":"kube-audit","operationName":"Microsoft.ContainerService/managedClusters/diagnosticLogs/Read","properties":{"log":` + quote(auditEvent) + `}}]}`
+	n, err := detect.New(detect.Auto, normalize.Options{Cluster: "configured"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, msg                  string
+		cluster, provider, account string
+	}{
+		{"eks", gz.String(), "prod-eu", "aws", "111122223333"},
+		{"aks", aks, "aks-prod", "azure", "0b1f6471-1bf0-4dda-aec3-cb9272f09590"},
+		{"plain", auditEvent, "configured", "", ""},
+	} {
+		evs, errs := n.Normalize([]byte(tc.msg), normalize.Meta{})
+		if len(errs) > 0 || len(evs) != 1 {
+			t.Fatalf("%s: %d events, errors %v", tc.name, len(evs), errs)
+		}
+		ev := evs[0]
+		if ev.K8s.Cluster != tc.cluster || ev.Cloud.Provider != tc.provider || ev.Cloud.Account != tc.account {
+			t.Errorf("%s: cluster %q provider %q account %q", tc.name, ev.K8s.Cluster, ev.Cloud.Provider, ev.Cloud.Account)
+		}
+	}
+}
+
+func quote(s string) string {
+	var b bytes.Buffer
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
