@@ -19,6 +19,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# With redis-server present, tests that need it must not skip silently.
+if command -v redis-server >/dev/null 2>&1; then
+  export VIGIA_REQUIRE_REDIS=1
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
