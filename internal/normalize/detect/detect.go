@@ -271,6 +271,13 @@ func (d *decoder) object(v *fastjson.Value, o normalize.Options, depth int) {
 			return
 		}
 	}
+	// A Cribl Stream event no source claims: the original record as a
+	// string in _raw (Cribl's container log records are claimed above).
+	if raw := v.Get("_raw"); raw != nil && raw.Type() == fastjson.TypeString && (v.Exists("_time") || v.Exists("cribl_breaker")) {
+		b, _ := raw.StringBytes()
+		d.message(bytes.Clone(b), o, depth+1)
+		return
+	}
 	d.fail(fmt.Errorf("%w: no known log format matches (keys: %s)", normalize.ErrUnknownFormat, keys(v)))
 }
 
@@ -420,13 +427,26 @@ func (d *decoder) text(msg []byte, o normalize.Options) {
 	}
 	// CRI lines start with their RFC 3339 timestamp; anything else is
 	// neither JSON nor a container log line.
-	if t := bytes.TrimLeft(msg, " \t\r\n"); len(t) == 0 || t[0] < '0' || t[0] > '9' {
+	if t := bytes.TrimLeft(msg, " \t\r\n"); !startsWithTime(t) {
 		d.fail(fmt.Errorf("%w: neither JSON nor a container log line (CRI: <RFC 3339 time> <stdout|stderr> <P|F> <message>): %q", normalize.ErrNotJSON, excerpt(t)))
 		return
 	}
 	evs, errs := textDecoder(msg, o, d.meta)
 	d.evs = append(d.evs, evs...)
 	d.errs = append(d.errs, errs...)
+}
+
+// startsWithTime reports whether b's first word is an RFC 3339 timestamp.
+func startsWithTime(b []byte) bool {
+	if len(b) < 10 || b[0] < '0' || b[0] > '9' || b[4] != '-' {
+		return false // CRI times are RFC 3339: 2006-01-02T…
+	}
+	end := bytes.IndexAny(b, " \t\r\n")
+	if end < 0 {
+		end = len(b)
+	}
+	_, ok := normalize.ParseTime(string(b[:end]))
+	return ok
 }
 
 // excerpt returns the start of b for an error message, credentials
