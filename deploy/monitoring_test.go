@@ -51,6 +51,11 @@ func exposedMetrics(t *testing.T) map[string]map[string]bool {
 	im.Truncated(1)
 	im.Dropped("too_large", 1)
 	im.Inflight(1024)
+	dm, err := m.Delivery(func(_ context.Context, observe func(string, int64)) { observe("soc-slack", 2) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm.Suppressed("soc-slack", "silenced")
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
