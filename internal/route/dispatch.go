@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -68,6 +69,7 @@ type Dispatcher struct {
 	log     *slog.Logger
 	now     func() time.Time
 	groups  map[string]*group
+	seq     uint64 // arrivals, for notifying due groups in order
 	inhibit *inhibitor
 	// resolve is called when a person resolves a group (lifecycle
 	// actions); nil for now.
@@ -80,8 +82,10 @@ type group struct {
 	labels  map[string]string
 	pending []*outbox.Entry
 	ids     map[string]bool // pending entry ids
-	// since is when the oldest pending entry arrived.
+	// since is when the oldest pending entry arrived, and seq its
+	// arrival order in this dispatcher.
 	since time.Time
+	seq   uint64
 	// st is the stored state; nil before the first notification.
 	st *outbox.GroupState
 }
@@ -171,6 +175,8 @@ func (d *Dispatcher) add(e *outbox.Entry) {
 	}
 	if len(g.pending) == 0 {
 		g.since = d.now()
+		d.seq++
+		g.seq = d.seq
 	}
 	g.ids[e.ID] = true
 	g.pending = append(g.pending, e)
@@ -216,23 +222,29 @@ func (d *Dispatcher) nextDue(g *group) (time.Time, bool) {
 
 func (d *Dispatcher) flushDue(ctx context.Context) {
 	now := d.now()
+	// Due groups are notified in the order their pending alerts arrived,
+	// so a receiver sees alerts in order even after an outage.
+	var due []*group
 	for key, g := range d.groups {
-		if ctx.Err() != nil {
-			return
-		}
-		due, ok := d.nextDue(g)
+		at, ok := d.nextDue(g)
 		if !ok {
 			if len(g.pending) == 0 {
 				delete(d.groups, key)
 			}
 			continue
 		}
-		if due.After(now) {
-			continue
+		if !at.After(now) {
+			due = append(due, g)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].seq < due[j].seq })
+	for _, g := range due {
+		if ctx.Err() != nil {
+			return
 		}
 		d.flush(ctx, g, now)
 		if len(g.pending) == 0 && (g.st == nil || g.st.Resolved) {
-			delete(d.groups, key)
+			delete(d.groups, g.key)
 		}
 	}
 }

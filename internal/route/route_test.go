@@ -313,14 +313,20 @@ func TestReceiverDownThenRecovers(t *testing.T) {
 		return n == len(as)
 	})
 	seen := map[string]int{}
+	var order []string
 	for _, x := range rec.notifications() {
 		for _, a := range x.Alerts {
 			seen[a.ID]++
+			order = append(order, a.ID)
 		}
 	}
-	for _, a := range as {
+	for i, a := range as {
 		if seen[a.ID] != 1 {
 			t.Errorf("alert %s delivered %d times", a.ID, seen[a.ID])
+		}
+		if i < len(order) && order[i] != a.ID {
+			t.Errorf("delivery order %v, want the order the alerts were routed in", order)
+			break
 		}
 	}
 	if rec.calls < len(rec.notifications())+5 {
