@@ -204,4 +204,27 @@ func (t *alertTee) summary(w io.Writer, n int) {
 	for _, a := range t.alerts {
 		fmt.Fprintf(w, "  %-8s %-32s %s\n", strings.ToUpper(a.Rule.Severity), a.Rule.ID, a.Summary)
 	}
+	// Alerts from different logs that resolution tied to one identity.
+	bySources := map[string]map[string]bool{}
+	var ids []string
+	for _, a := range t.alerts {
+		id := a.Entity.Identity
+		if bySources[id] == nil {
+			bySources[id] = map[string]bool{}
+			ids = append(ids, id)
+		}
+		bySources[id][a.Context.Source] = true
+	}
+	for _, id := range ids {
+		if len(bySources[id]) < 2 {
+			continue
+		}
+		var rules []string
+		for _, a := range t.alerts {
+			if a.Entity.Identity == id {
+				rules = append(rules, a.Rule.ID)
+			}
+		}
+		fmt.Fprintf(w, "\none identity across %d logs: %s\n  %s\n", len(bySources[id]), id, strings.Join(rules, ", "))
+	}
 }
