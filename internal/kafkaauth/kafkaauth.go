@@ -5,9 +5,9 @@ package kafkaauth
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Build returns the dialer and transport for k; both nil when k asks for
@@ -67,9 +68,12 @@ func tlsConfig(c *config.KafkaTLS) (*tls.Config, error) {
 }
 
 func mechanism(s *config.KafkaSASL) (sasl.Mechanism, error) {
-	password, err := readSecret(s.PasswordEnv, s.PasswordFile)
+	if s.PasswordEnv == "" && s.PasswordFile == "" {
+		return nil, errors.New("password_env or password_file is required")
+	}
+	password, err := secret.Read(s.PasswordEnv, s.PasswordFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("password: %w", err)
 	}
 	switch s.Mechanism {
 	case "PLAIN":
@@ -80,19 +84,4 @@ func mechanism(s *config.KafkaSASL) (sasl.Mechanism, error) {
 		return scram.Mechanism(scram.SHA512, s.Username, password)
 	}
 	return nil, fmt.Errorf("unknown mechanism %q", s.Mechanism)
-}
-
-func readSecret(env, file string) (string, error) {
-	if env != "" {
-		v := os.Getenv(env)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty or unset", env)
-		}
-		return v, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }

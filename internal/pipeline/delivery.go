@@ -15,6 +15,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/config"
 	"github.com/vigia-dev/vigia/internal/outbox"
 	"github.com/vigia-dev/vigia/internal/route"
+	"github.com/vigia-dev/vigia/internal/secret"
 	"github.com/vigia-dev/vigia/internal/telemetry"
 )
 
@@ -61,7 +62,7 @@ func claimTimeout(cfg *config.Config, tree *route.Tree) time.Duration {
 
 // redisClient connects to the configured Redis and checks it answers.
 func redisClient(ctx context.Context, r *config.Redis) (*redis.Client, error) {
-	password, err := secret(r.PasswordEnv, r.PasswordFile)
+	password, err := secret.Read(r.PasswordEnv, r.PasswordFile)
 	if err != nil {
 		return nil, fmt.Errorf("redis password: %w", err)
 	}

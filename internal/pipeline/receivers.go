@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/vigia-dev/vigia/internal/config"
 	"github.com/vigia-dev/vigia/internal/notify"
@@ -18,6 +17,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/notify/slack"
 	"github.com/vigia-dev/vigia/internal/notify/webhook"
 	"github.com/vigia-dev/vigia/internal/runbook"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // builtReceiver is a configured receiver ready for its dispatcher.
@@ -55,7 +55,7 @@ func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (ma
 			}
 			out[name] = builtReceiver{receiver: notify.Alerts(console.New(w))}
 		case rc.Slack != nil:
-			token, err := secret(rc.Slack.TokenEnv, rc.Slack.TokenFile)
+			token, err := secret.Read(rc.Slack.TokenEnv, rc.Slack.TokenFile)
 			if err != nil {
 				return fail(name, fmt.Errorf("slack token: %w", err))
 			}
@@ -120,23 +120,4 @@ func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (ma
 		}
 	}
 	return out, closeAll, nil
-}
-
-// secret reads a credential from an environment variable or a file.
-func secret(env, file string) (string, error) {
-	if env != "" {
-		v := os.Getenv(env)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty or unset", env)
-		}
-		return v, nil
-	}
-	if file == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -69,7 +72,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return "github: " + e.Field + " " + e.Problem }
 
 var (
-	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	ownerName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 	repoName  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 	loginName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$`)
@@ -83,19 +85,14 @@ func (c Config) Validate() error {
 		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
 	if c.BaseURL != "" {
-		if err := checkURL(c.BaseURL); err != nil {
+		if err := notify.CheckURL(c.BaseURL); err != nil {
 			bad("base_url", "%v", err)
 		} else if u, _ := url.Parse(c.BaseURL); u.User != nil {
 			bad("base_url", "must not contain credentials")
 		}
 	}
-	switch {
-	case c.TokenEnv == "" && c.TokenFile == "":
-		bad("token_env", "or token_file is required")
-	case c.TokenEnv != "" && c.TokenFile != "":
-		bad("token_env", "and token_file are exclusive; set one")
-	case c.TokenEnv != "" && !envName.MatchString(c.TokenEnv):
-		bad("token_env", "is not an environment variable name: %q", c.TokenEnv)
+	if field, problem := secret.Check("token", c.TokenEnv, c.TokenFile, ""); field != "" {
+		bad(field, "%s", problem)
 	}
 	switch {
 	case c.Owner == "":
@@ -125,7 +122,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.RunbookBaseURL != "" {
-		if err := checkURL(c.RunbookBaseURL); err != nil {
+		if err := notify.CheckURL(c.RunbookBaseURL); err != nil {
 			bad("runbook_base_url", "%v", err)
 		}
 	}
@@ -139,17 +136,6 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative, got %s", c.Timeout)
 	}
 	return errors.Join(errs...)
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("is not a URL: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
-	}
-	return nil
 }
 
 // withDefaults returns c with zero fields set to their defaults.

@@ -42,8 +42,10 @@ import (
 	gh "github.com/google/go-github/v84/github"
 
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/redact"
 	"github.com/vigia-dev/vigia/internal/runbook"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // StateNumber is the State key of the issue number.
@@ -70,8 +72,8 @@ func New(cfg Config, books *runbook.Library) (*Receiver, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cred := credential{field: "github: token", env: cfg.TokenEnv, file: cfg.TokenFile}
-	if _, err := cred.get(); err != nil {
+	cred := secret.Source{Field: "github: token", Env: cfg.TokenEnv, File: cfg.TokenFile}
+	if _, err := cred.Get(); err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Timeout: cfg.Timeout, Transport: &auth{cred: cred, next: http.DefaultTransport}}
@@ -89,12 +91,12 @@ func New(cfg Config, books *runbook.Library) (*Receiver, error) {
 
 // auth sets the token, read again for every request, as a bearer token.
 type auth struct {
-	cred credential
+	cred secret.Source
 	next http.RoundTripper
 }
 
 func (a *auth) RoundTrip(req *http.Request) (*http.Response, error) {
-	token, err := a.cred.get()
+	token, err := a.cred.Get()
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -144,9 +146,9 @@ func state(number int) notify.State { return notify.State{StateNumber: strconv.I
 func (r *Receiver) labels(n *notify.Notification) []string {
 	ls := []string{"vigia"}
 	if sev := n.Severity(); sev != "" {
-		ls = append(ls, "severity:"+truncate(clean(sev), maxLabel-len("severity:")))
+		ls = append(ls, "severity:"+render.Shorten(render.Scrub(sev), maxLabel-len("severity:")))
 	}
-	ls = append(ls, Dedup(n.GroupKey))
+	ls = append(ls, notify.DedupKey(n.GroupKey))
 	for _, l := range r.cfg.Labels {
 		if !slices.Contains(ls, l) {
 			ls = append(ls, l)
@@ -178,7 +180,7 @@ func (r *Receiver) create(ctx context.Context, n *notify.Notification) (int, err
 // or 0.
 func (r *Receiver) find(ctx context.Context, groupKey string) (int, error) {
 	opts := &gh.IssueListByRepoOptions{
-		State: "open", Labels: []string{Dedup(groupKey)}, Sort: "created", Direction: "asc",
+		State: "open", Labels: []string{notify.DedupKey(groupKey)}, Sort: "created", Direction: "asc",
 		ListOptions: gh.ListOptions{PerPage: 10},
 	}
 	issues, _, err := r.client.Issues.ListByRepo(ctx, r.cfg.Owner, r.cfg.Repo, opts)
@@ -236,7 +238,7 @@ func (r *Receiver) fit(n *notify.Notification, build func(limits) string) string
 		s := build(lim)
 		size := utf8.RuneCountInString(s)
 		if size <= maxBody || (lim.alerts == 0 && lim.steps == 0) {
-			return truncate(s, maxBody)
+			return render.Shorten(s, maxBody)
 		}
 		if lim.alerts > 0 {
 			lim.alerts = shrink(lim.alerts, size, maxBody)
@@ -312,7 +314,7 @@ func classify(op string, err error) error {
 				msg += "; " + fe.Field + ": " + fe.Code
 			}
 		}
-		msg = truncate(clean(redact.String(msg)), 300)
+		msg = render.Shorten(render.Scrub(redact.String(msg)), 300)
 		if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests {
 			if d, ok := notify.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 				return &notify.RetryAfterError{After: d, Err: wrap(fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg))}
@@ -351,5 +353,5 @@ func safe(msg, def string) string {
 	if strings.TrimSpace(msg) == "" {
 		return def
 	}
-	return truncate(clean(redact.String(msg)), 300)
+	return render.Shorten(render.Scrub(redact.String(msg)), 300)
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -125,7 +128,6 @@ func (e *FieldError) Error() string { return "jira: " + e.Field + " " + e.Proble
 
 var (
 	projectKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate reports every bad field, joined. Zero values are valid where a
@@ -137,7 +139,7 @@ func (c Config) Validate() error {
 	}
 	if c.URL == "" {
 		bad("url", "is required")
-	} else if err := checkURL(c.URL); err != nil {
+	} else if err := notify.CheckURL(c.URL); err != nil {
 		bad("url", "%v", err)
 	} else if u, _ := url.Parse(c.URL); u.User != nil {
 		bad("url", "must not contain credentials; use email and api_token_env or api_token_file")
@@ -156,13 +158,8 @@ func (c Config) Validate() error {
 	default:
 		bad("auth", "must be basic or bearer, got %q", c.Auth)
 	}
-	switch {
-	case c.APITokenEnv == "" && c.APITokenFile == "":
-		bad("api_token_env", "or api_token_file is required")
-	case c.APITokenEnv != "" && c.APITokenFile != "":
-		bad("api_token_env", "and api_token_file are exclusive; set one")
-	case c.APITokenEnv != "" && !envName.MatchString(c.APITokenEnv):
-		bad("api_token_env", "is not an environment variable name: %q", c.APITokenEnv)
+	if field, problem := secret.Check("api_token", c.APITokenEnv, c.APITokenFile, ""); field != "" {
+		bad(field, "%s", problem)
 	}
 	switch {
 	case c.Project == "":
@@ -187,7 +184,7 @@ func (c Config) Validate() error {
 		bad("resolution", "needs resolve_transition")
 	}
 	if c.RunbookBaseURL != "" {
-		if err := checkURL(c.RunbookBaseURL); err != nil {
+		if err := notify.CheckURL(c.RunbookBaseURL); err != nil {
 			bad("runbook_base_url", "%v", err)
 		}
 	}
@@ -209,19 +206,8 @@ func checkLabel(l string) error {
 		return errors.New("is empty")
 	case strings.ContainsFunc(l, func(r rune) bool { return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 }):
 		return fmt.Errorf("must not contain spaces or control characters, got %q", l)
-	case units(l) > maxLabel:
+	case render.UTF16Len(l) > maxLabel:
 		return fmt.Errorf("is longer than %d characters", maxLabel)
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("is not a URL: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
 	}
 	return nil
 }

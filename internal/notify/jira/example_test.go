@@ -10,7 +10,7 @@ import (
 
 // The group key gives every issue of a group the same label, which the
 // receiver searches for when it lost the group's state.
-func ExampleDedup() {
+func ExampleSummary() {
 	n := &notify.Notification{
 		GroupKey: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
 		Alerts: []*alert.Alert{{
@@ -18,7 +18,7 @@ func ExampleDedup() {
 			Summary: "alice opened a shell in payments/api-7d9f",
 		}},
 	}
-	fmt.Println(jira.Dedup(n.GroupKey))
+	fmt.Println(notify.DedupKey(n.GroupKey))
 	fmt.Println(jira.Summary(n))
 	// Output:
 	// vigia-9f86d081884c7d659a2feaa0c55ad015

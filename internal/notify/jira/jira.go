@@ -39,8 +39,10 @@ import (
 	"strings"
 
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/redact"
 	"github.com/vigia-dev/vigia/internal/runbook"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // State keys: the issue's key (SEC-42), shown to people, and its id, which
@@ -58,7 +60,7 @@ const maxResponse = 1 << 20
 type Receiver struct {
 	cfg     Config
 	content content
-	token   credential
+	token   secret.Source
 	client  *http.Client
 	api     string // https://site/rest/api/3
 }
@@ -75,12 +77,12 @@ func New(cfg Config, books *runbook.Library) (*Receiver, error) {
 	cfg = cfg.withDefaults()
 	r := &Receiver{
 		cfg:    cfg,
-		token:  credential{field: "jira: api_token", env: cfg.APITokenEnv, file: cfg.APITokenFile},
+		token:  secret.Source{Field: "jira: api_token", Env: cfg.APITokenEnv, File: cfg.APITokenFile},
 		client: &http.Client{Timeout: cfg.Timeout},
 		api:    fmt.Sprintf("%s/rest/api/%d", cfg.URL, cfg.APIVersion),
 	}
 	r.content = content{cfg: &r.cfg, books: books}
-	if _, err := r.token.get(); err != nil {
+	if _, err := r.token.Get(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -173,7 +175,7 @@ func (r *Receiver) create(ctx context.Context, n *notify.Notification) (*issueRe
 }
 
 func (r *Receiver) labels(groupKey string) []string {
-	ls := []string{"vigia", Dedup(groupKey)}
+	ls := []string{"vigia", notify.DedupKey(groupKey)}
 	for _, l := range r.cfg.Labels {
 		if !slices.Contains(ls, l) {
 			ls = append(ls, l)
@@ -185,7 +187,7 @@ func (r *Receiver) labels(groupKey string) []string {
 // find returns the group's open issue, or nil.
 func (r *Receiver) find(ctx context.Context, groupKey string) (*issueRef, error) {
 	jql := fmt.Sprintf("project = %s AND labels = %s AND statusCategory != Done ORDER BY created ASC",
-		jqlString(r.cfg.Project), jqlString(Dedup(groupKey)))
+		jqlString(r.cfg.Project), jqlString(notify.DedupKey(groupKey)))
 	path := "/search/jql"
 	if r.cfg.APIVersion == 2 {
 		path = "/search"
@@ -306,8 +308,8 @@ func (r *Receiver) body(n *notify.Notification, build func(limits) []block) any 
 		var size int
 		if r.cfg.APIVersion == 2 {
 			s := wiki(blocks)
-			if size = units(s); size <= maxDoc || last {
-				return truncate(s, maxDoc)
+			if size = render.UTF16Len(s); size <= maxDoc || last {
+				return render.ShortenUTF16(s, maxDoc)
 			}
 		} else {
 			doc := adf(blocks)
@@ -339,7 +341,7 @@ func shrink(n, size, limit int) int {
 // into out (if not nil). It returns the HTTP status (0 when none came) and
 // an error classified by notify.HTTPError.
 func (r *Receiver) call(ctx context.Context, op, method, path string, query url.Values, in, out any) (int, error) {
-	token, err := r.token.get()
+	token, err := r.token.Get()
 	if err != nil {
 		return 0, err
 	}
@@ -411,5 +413,5 @@ func excerpt(raw []byte) string {
 	} else {
 		s = string(raw)
 	}
-	return truncate(clean(redact.String(s)), 300)
+	return render.ShortenUTF16(render.Scrub(redact.String(s)), 300)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/notify"
 	"github.com/vigia-dev/vigia/internal/notify/jira/jirafake"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
 
@@ -453,11 +454,11 @@ func TestTruncation(t *testing.T) {
 				a.Entity.Identity = strings.Repeat(fill, 2000)
 				deliver(t, r, firing(a), nil)
 				issue := only(t, srv)
-				if !utf8.ValidString(issue.Summary) || units(issue.Summary) > maxSummary || !strings.HasSuffix(issue.Summary, "…") {
-					t.Errorf("summary (%d units) %q", units(issue.Summary), issue.Summary)
+				if !utf8.ValidString(issue.Summary) || render.UTF16Len(issue.Summary) > maxSummary || !strings.HasSuffix(issue.Summary, "…") {
+					t.Errorf("summary (%d units) %q", render.UTF16Len(issue.Summary), issue.Summary)
 				}
-				if units(issue.Summary) < maxSummary-2 {
-					t.Errorf("summary cut too short: %d units", units(issue.Summary))
+				if render.UTF16Len(issue.Summary) < maxSummary-2 {
+					t.Errorf("summary cut too short: %d units", render.UTF16Len(issue.Summary))
 				}
 				desc := issue.DescriptionText()
 				if !utf8.ValidString(desc) || strings.Contains(desc, strings.Repeat(fill, maxValue)) {
@@ -697,10 +698,10 @@ timeout: 15s
 }
 
 func TestDedup(t *testing.T) {
-	if got := Dedup("ABCDEF0123456789abcdef0123456789ff"); got != "vigia-abcdef0123456789abcdef0123456789" {
+	if got := notify.DedupKey("ABCDEF0123456789abcdef0123456789ff"); got != "vigia-abcdef0123456789abcdef0123456789" {
 		t.Errorf("hex key: %s", got)
 	}
-	a, b := Dedup("not hex"), Dedup("not hex either")
+	a, b := notify.DedupKey("not hex"), notify.DedupKey("not hex either")
 	if a == b || len(a) != len("vigia-")+32 || checkLabel(a) != nil {
 		t.Errorf("hashed keys %s %s", a, b)
 	}
@@ -756,9 +757,9 @@ func FuzzTruncate(f *testing.F) {
 		if max < 1 {
 			max = -max + 1
 		}
-		got := truncate(clean(s), max)
-		if !utf8.ValidString(got) || units(got) > max {
-			t.Fatalf("truncate(%q, %d) = %q (%d units)", s, max, got, units(got))
+		got := render.ShortenUTF16(render.Scrub(s), max)
+		if !utf8.ValidString(got) || render.UTF16Len(got) > max {
+			t.Fatalf("truncate(%q, %d) = %q (%d units)", s, max, got, render.UTF16Len(got))
 		}
 	})
 }

@@ -3,6 +3,8 @@ package jira
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/vigia-dev/vigia/internal/notify/render"
 )
 
 // adfNode is an Atlassian Document Format node: the rich-text format of
@@ -90,7 +92,7 @@ func adfInline(spans []span) []*adfNode {
 // adfSize is the length of the serialized document, as Jira limits it.
 func adfSize(doc *adfNode) int {
 	b, _ := json.Marshal(doc)
-	return units(string(b))
+	return render.UTF16Len(string(b))
 }
 
 // wikiSpecial are the characters that mean something in Jira wiki markup:

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -100,8 +101,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return "opsgenie: " + e.Field + " " + e.Problem }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 var responderTypes = []string{"team", "user", "escalation", "schedule"}
 
 // Validate reports every bad field, joined. It does not read the API key;
@@ -111,19 +110,8 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
-	sources := 0
-	for _, s := range []string{c.APIKeyEnv, c.APIKeyFile, c.APIKey} {
-		if s != "" {
-			sources++
-		}
-	}
-	switch {
-	case sources == 0:
-		bad("api_key_env", "or api_key_file is required")
-	case sources > 1:
-		bad("api_key_env", "and api_key_file are mutually exclusive")
-	case c.APIKeyEnv != "" && !envName.MatchString(c.APIKeyEnv):
-		bad("api_key_env", "must be an environment variable name, got %q", c.APIKeyEnv)
+	if field, problem := secret.Check("api_key", c.APIKeyEnv, c.APIKeyFile, c.APIKey); field != "" {
+		bad(field, "%s", problem)
 	}
 	if c.APIURL != "" {
 		if err := checkURL(c.APIURL); err != nil {
@@ -164,14 +152,10 @@ func (c Config) Validate() error {
 }
 
 func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("is not a URL")
+	if err := notify.CheckURL(s); err != nil {
+		return err
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", u.Redacted())
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if u, _ := url.Parse(s); u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("must not carry credentials, a query or a fragment")
 	}
 	return nil
@@ -195,21 +179,9 @@ func (c Config) withDefaults() Config {
 // apiKey reads the API key from where c says. The key never appears in
 // an error.
 func (c Config) apiKey() (string, error) {
-	key, field := c.APIKey, "api_key"
-	switch {
-	case c.APIKeyEnv != "":
-		field = "api_key_env"
-		key = os.Getenv(c.APIKeyEnv)
-		if key == "" {
-			return "", &FieldError{Field: field, Problem: fmt.Sprintf("names %s, which is unset or empty", c.APIKeyEnv)}
-		}
-	case c.APIKeyFile != "":
-		field = "api_key_file"
-		b, err := os.ReadFile(c.APIKeyFile)
-		if err != nil {
-			return "", &FieldError{Field: field, Problem: fmt.Sprintf("cannot be read: %v", err)}
-		}
-		key = string(b)
+	key, field, err := secret.Setting("api_key", c.APIKey, c.APIKeyEnv, c.APIKeyFile)
+	if err != nil {
+		return "", &FieldError{Field: field, Problem: "cannot be read: " + err.Error()}
 	}
 	key = strings.TrimSpace(key)
 	if key == "" || strings.ContainsFunc(key, func(r rune) bool { return r <= ' ' || r == 0x7f || r > 0x7e }) {

@@ -2,7 +2,7 @@
 // API v2 (opsgenie-go-sdk-v2), one Opsgenie alert per group.
 //
 // Every request of a group names the alert by the same alias,
-// Alias(GroupKey). The first notification creates the alert; later ones
+// notify.DedupKey(GroupKey). The first notification creates the alert; later ones
 // create it again — Opsgenie deduplicates by alias, counting the
 // occurrence on the open alert instead of paging again (and opens a new
 // alert if someone closed the old one) — and add a note "N new alerts,
@@ -148,7 +148,7 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 	// URL path), else the group's.
 	alias := prev[StateAlias]
 	if !safeKey(alias, MaxAlias) {
-		alias = Alias(n.GroupKey)
+		alias = notify.DedupKey(n.GroupKey)
 	}
 	state := notify.State{StateAlias: alias}
 	for _, k := range []string{StatePriority, StateTitle} {
@@ -184,11 +184,11 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 		return nil, err
 	}
 	state[StateRequestID], state[StatePriority] = id, string(create.Priority)
-	alerts := alertsOf(n)
-	if t := title(featured(n, alerts, prev), n, prev); t != "" {
-		state[StateTitle] = truncate(t, 200)
+	alerts := notify.NonNil(n.Alerts)
+	if t := title(notify.Featured(n, alerts, prev), n, prev); t != "" {
+		state[StateTitle] = render.Truncate(t, 200)
 	}
-	if !repeat(n, alerts, prev) {
+	if !notify.Repeat(n, alerts, prev) {
 		return state, nil
 	}
 	note := &ogalert.AddNoteRequest{
@@ -223,54 +223,15 @@ func Priority(severity string) ogalert.Priority {
 	return ogalert.P3
 }
 
-func alertsOf(n *notify.Notification) []*alert.Alert {
-	out := make([]*alert.Alert, 0, len(n.Alerts))
-	for _, a := range n.Alerts {
-		if a != nil {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// featured is the alert a notification is shown by: on the first
-// notification the most severe alert (the earliest among equals), on
-// later ones the latest; nil when there is none.
-func featured(n *notify.Notification, alerts []*alert.Alert, prev notify.State) *alert.Alert {
-	if len(alerts) == 0 {
-		return nil
-	}
-	if repeat(n, alerts, prev) {
-		return alerts[len(alerts)-1]
-	}
-	best := alerts[0]
-	for _, a := range alerts[1:] {
-		if alert.SeverityRank(a.Rule.Severity) > alert.SeverityRank(best.Rule.Severity) {
-			best = a
-		}
-	}
-	return best
-}
-
-// repeat reports whether n follows earlier notifications of its group.
-func repeat(n *notify.Notification, alerts []*alert.Alert, prev notify.State) bool {
-	return len(prev) > 0 || n.Total > len(alerts)
-}
-
 // title is the rule title of the group, redacted and on one line.
 func title(a *alert.Alert, n *notify.Notification, prev notify.State) string {
-	if a != nil {
-		if t := text(a.Rule.Title, maxValue); t != "" {
-			return t
-		}
-		if t := text(a.Rule.ID, maxValue); t != "" {
-			return t
-		}
+	if t := render.RuleTitle(a, maxValue); t != "" {
+		return t
 	}
 	if t := prev[StateTitle]; t != "" {
-		return text(t, maxValue)
+		return render.Text(t, maxValue)
 	}
-	return text(n.GroupLabels["rule"], maxValue)
+	return render.Text(n.GroupLabels["rule"], maxValue)
 }
 
 func plural(n int, noun string) string {
@@ -282,8 +243,8 @@ func plural(n int, noun string) string {
 
 // CreateRequest returns the create request Deliver sends for a firing n.
 func (r *Receiver) CreateRequest(n *notify.Notification, prev notify.State) *ogalert.CreateAlertRequest {
-	alerts := alertsOf(n)
-	a := featured(n, alerts, prev)
+	alerts := notify.NonNil(n.Alerts)
+	a := notify.Featured(n, alerts, prev)
 	t := title(a, n, prev)
 	if t == "" {
 		t = "Vigia alert"
@@ -292,7 +253,7 @@ func (r *Receiver) CreateRequest(n *notify.Notification, prev notify.State) *oga
 	switch {
 	case a == nil:
 		msg = fmt.Sprintf("%s: still firing, %s in total", t, plural(n.Total, "alert"))
-	case repeat(n, alerts, prev):
+	case notify.Repeat(n, alerts, prev):
 		msg = fmt.Sprintf("%s: %s, total %d: %s", t, plural(len(alerts), "new alert"), max(n.Total, len(alerts)), a.Summary)
 	default:
 		msg = t + ": " + a.Summary
@@ -305,10 +266,10 @@ func (r *Receiver) CreateRequest(n *notify.Notification, prev notify.State) *oga
 	if pp := ogalert.Priority(prev[StatePriority]); sev == "" && slices.Contains([]ogalert.Priority{ogalert.P1, ogalert.P2, ogalert.P3, ogalert.P4, ogalert.P5}, pp) {
 		prio = pp // a reminder keeps the priority it had
 	}
-	rb := runbookFor(a, r.books, n.Locale, r.cfg.RunbookBaseURL, r.cfg.FirstSteps)
+	rb := render.RunbookFor(a, r.books, n.Locale, r.cfg.RunbookBaseURL, r.cfg.FirstSteps).Brief(maxValue, maxStep)
 	req := &ogalert.CreateAlertRequest{
 		Message:     fitHTML(render.Clean(msg), MaxMessage),
-		Alias:       Alias(n.GroupKey),
+		Alias:       notify.DedupKey(n.GroupKey),
 		Description: r.description(n, alerts, a, rb),
 		Tags:        r.tags(a, sev),
 		Details:     details(n, alerts, a, rb),
@@ -334,11 +295,11 @@ func entity(a *alert.Alert, n *notify.Notification) string {
 	}
 	switch {
 	case id != "":
-		return text(id, MaxEntity)
+		return render.Text(id, MaxEntity)
 	case ns != "" && pod != "":
-		return text(ns+"/"+pod, MaxEntity)
+		return render.Text(ns+"/"+pod, MaxEntity)
 	}
-	return text(ns+pod, MaxEntity)
+	return render.Text(ns+pod, MaxEntity)
 }
 
 // tags are "vigia", the severity, the rule id, the rule's tags and the
@@ -363,7 +324,7 @@ func (r *Receiver) tags(a *alert.Alert, sev string) []string {
 				return '_'
 			}
 			return r
-		}, text(c, MaxTag))
+		}, render.Text(c, MaxTag))
 		if c != "" && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
@@ -376,10 +337,10 @@ func (r *Receiver) tags(a *alert.Alert, sev string) []string {
 
 // details are the alert's key-value details: at most MaxDetails
 // characters, keys and values together; later keys are dropped first.
-func details(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb runbookInfo) map[string]string {
+func details(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb render.Brief) map[string]string {
 	var kv []string
 	add := func(k, v string) {
-		if v = text(v, maxValue); v != "" {
+		if v = render.Text(v, maxValue); v != "" {
 			kv = append(kv, k, v)
 		}
 	}
@@ -433,7 +394,7 @@ func details(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb r
 		if redact.IsSecretKey(k) {
 			v = redact.Mask
 		}
-		add("group_"+text(k, 50), v)
+		add("group_"+render.Text(k, 50), v)
 	}
 	out := map[string]string{}
 	budget := MaxDetails
@@ -450,12 +411,12 @@ func details(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb r
 
 // description is the alert body: summary, who/what/where/when, the
 // runbook, the alerts.
-func (r *Receiver) description(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb runbookInfo) string {
+func (r *Receiver) description(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb render.Brief) string {
 	var b strings.Builder
 	line := func(parts ...string) {
 		var kept []string
 		for i := 0; i+1 < len(parts); i += 2 {
-			if v := text(parts[i+1], maxValue); v != "" {
+			if v := render.Text(parts[i+1], maxValue); v != "" {
 				kept = append(kept, parts[i]+" "+v)
 			}
 		}
@@ -498,7 +459,7 @@ func (r *Receiver) description(n *notify.Notification, alerts []*alert.Alert, a 
 	}
 	b.WriteString(alertLines(n, alerts))
 	if a != nil {
-		fmt.Fprintf(&b, "\nRule %s · group %s\n", text(a.Rule.ID, maxValue), Alias(n.GroupKey))
+		fmt.Fprintf(&b, "\nRule %s · group %s\n", render.Text(a.Rule.ID, maxValue), notify.DedupKey(n.GroupKey))
 	}
 	return fitHTML(block(b.String(), 4*MaxDescription), MaxDescription)
 }
@@ -526,9 +487,9 @@ func alertLines(n *notify.Notification, alerts []*alert.Alert) string {
 		}
 		ev := ""
 		if len(refs) > 0 {
-			ev = " (events " + text(strings.Join(refs, ", "), 300) + ")"
+			ev = " (events " + render.Text(strings.Join(refs, ", "), 300) + ")"
 		}
-		fmt.Fprintf(&b, "- %s%s: %s%s\n", when, text(x.ID, 100), text(x.Summary, 300), ev)
+		fmt.Fprintf(&b, "- %s%s: %s%s\n", when, render.Text(x.ID, 100), render.Text(x.Summary, 300), ev)
 	}
 	return b.String()
 }
@@ -536,7 +497,7 @@ func alertLines(n *notify.Notification, alerts []*alert.Alert) string {
 // Note returns the note Deliver adds on a repeat: how many alerts are new,
 // the total, and the new alerts.
 func (r *Receiver) Note(n *notify.Notification, prev notify.State) string {
-	alerts := alertsOf(n)
+	alerts := notify.NonNil(n.Alerts)
 	if len(alerts) == 0 {
 		return fmt.Sprintf("Still firing: no new alerts, %s in total.", plural(n.Total, "alert"))
 	}
@@ -553,9 +514,9 @@ func (r *Receiver) do(ctx context.Context, action, alias string, call func(conte
 	case cp.status >= 200 && cp.status < 300:
 		// Accepted, even if the answer could not be decoded.
 		if res != nil {
-			return text(res.RequestId, 100), nil
+			return render.Text(res.RequestId, 100), nil
 		}
-		return text(cp.header.Get("X-Request-Id"), 100), nil
+		return render.Text(cp.header.Get("X-Request-Id"), 100), nil
 	case cp.status != 0:
 		h := cp.header.Clone()
 		if cp.status == http.StatusTooManyRequests && h.Get("Retry-After") == "" {

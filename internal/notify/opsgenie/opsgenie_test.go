@@ -527,10 +527,10 @@ func TestAPIURL(t *testing.T) {
 }
 
 func TestAlias(t *testing.T) {
-	if got := Alias(groupKey + "ff"); got != alias {
+	if got := notify.DedupKey(groupKey + "ff"); got != alias {
 		t.Errorf("hex: %q", got)
 	}
-	if a, b := Alias("x"), Alias("y"); a == b || len(a) != len(alias) {
+	if a, b := notify.DedupKey("x"), notify.DedupKey("y"); a == b || len(a) != len(alias) {
 		t.Errorf("non-hex: %q %q", a, b)
 	}
 }

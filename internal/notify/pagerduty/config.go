@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -69,8 +70,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return "pagerduty: " + e.Field + " " + e.Problem }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // Validate reports every bad field, joined. It does not read the routing
 // key; New does.
 func (c Config) Validate() error {
@@ -78,19 +77,8 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
-	sources := 0
-	for _, s := range []string{c.RoutingKeyEnv, c.RoutingKeyFile, c.RoutingKey} {
-		if s != "" {
-			sources++
-		}
-	}
-	switch {
-	case sources == 0:
-		bad("routing_key_env", "or routing_key_file is required")
-	case sources > 1:
-		bad("routing_key_env", "and routing_key_file are mutually exclusive")
-	case c.RoutingKeyEnv != "" && !envName.MatchString(c.RoutingKeyEnv):
-		bad("routing_key_env", "must be an environment variable name, got %q", c.RoutingKeyEnv)
+	if field, problem := secret.Check("routing_key", c.RoutingKeyEnv, c.RoutingKeyFile, c.RoutingKey); field != "" {
+		bad(field, "%s", problem)
 	}
 	if c.URL != "" {
 		if err := checkURL(c.URL); err != nil {
@@ -117,14 +105,10 @@ func (c Config) Validate() error {
 }
 
 func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("is not a URL")
+	if err := notify.CheckURL(s); err != nil {
+		return err
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", u.Redacted())
-	}
-	if u.User != nil {
+	if u, _ := url.Parse(s); u.User != nil {
 		return errors.New("must not carry credentials")
 	}
 	return nil
@@ -148,21 +132,9 @@ func (c Config) withDefaults() Config {
 // routingKey reads the routing key from where c says. The key never
 // appears in an error.
 func (c Config) routingKey() (string, error) {
-	key, field := c.RoutingKey, "routing_key"
-	switch {
-	case c.RoutingKeyEnv != "":
-		field = "routing_key_env"
-		key = os.Getenv(c.RoutingKeyEnv)
-		if key == "" {
-			return "", &FieldError{Field: field, Problem: fmt.Sprintf("names %s, which is unset or empty", c.RoutingKeyEnv)}
-		}
-	case c.RoutingKeyFile != "":
-		field = "routing_key_file"
-		b, err := os.ReadFile(c.RoutingKeyFile)
-		if err != nil {
-			return "", &FieldError{Field: field, Problem: fmt.Sprintf("cannot be read: %v", err)}
-		}
-		key = string(b)
+	key, field, err := secret.Setting("routing_key", c.RoutingKey, c.RoutingKeyEnv, c.RoutingKeyFile)
+	if err != nil {
+		return "", &FieldError{Field: field, Problem: "cannot be read: " + err.Error()}
 	}
 	key = strings.TrimSpace(key)
 	if len(key) != 32 || strings.ContainsFunc(key, func(r rune) bool {

@@ -1,7 +1,7 @@
 // Package pagerduty delivers notifications to PagerDuty through the Events
 // API v2 (go-pagerduty's ManageEventWithContext), one alert per group.
 //
-// Every event of a group carries the same dedup_key, DedupKey(GroupKey):
+// Every event of a group carries the same dedup_key, notify.DedupKey(GroupKey):
 // the first notification triggers a PagerDuty alert, later ones trigger
 // again with the same key (PagerDuty appends them to the open alert, with
 // a "N new alerts, total T" summary, instead of paging twice), and a
@@ -37,6 +37,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/redact"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
@@ -109,7 +110,7 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 	// The key kept in the state, if it is one of ours, else the group's.
 	key := prev[StateDedupKey]
 	if !safeKey(key, MaxDedupKey) {
-		key = DedupKey(n.GroupKey)
+		key = notify.DedupKey(n.GroupKey)
 	}
 	state := notify.State{StateDedupKey: key}
 	for _, k := range []string{StateSeverity, StateTitle} {
@@ -125,8 +126,8 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 		ev.Action = "trigger"
 		r.trigger(ev, n, prev)
 		state[StateSeverity] = ev.Payload.Severity
-		if t := title(featured(n, alertsOf(n), prev), n, prev); t != "" {
-			state[StateTitle] = truncate(t, 200)
+		if t := title(notify.Featured(n, notify.NonNil(n.Alerts), prev), n, prev); t != "" {
+			state[StateTitle] = render.Truncate(t, 200)
 		}
 	default:
 		return nil, notify.Permanent(fmt.Errorf("pagerduty: notification %s: unknown status %q", n.ID, n.Status))
@@ -140,7 +141,7 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 // Event returns the Events API v2 event Deliver sends for n, routing key
 // left empty: for previews and tests.
 func (r *Receiver) Event(n *notify.Notification, prev notify.State) *pagerduty.V2Event {
-	ev := &pagerduty.V2Event{DedupKey: DedupKey(n.GroupKey), Action: "resolve"}
+	ev := &pagerduty.V2Event{DedupKey: notify.DedupKey(n.GroupKey), Action: "resolve"}
 	if n.Status == notify.StatusFiring {
 		ev.Action = "trigger"
 		r.trigger(ev, n, prev)
@@ -167,54 +168,15 @@ func Severity(s string) string {
 	return "warning"
 }
 
-func alertsOf(n *notify.Notification) []*alert.Alert {
-	out := make([]*alert.Alert, 0, len(n.Alerts))
-	for _, a := range n.Alerts {
-		if a != nil {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// featured is the alert a notification is shown by: on the first
-// notification the most severe alert (the earliest among equals), on
-// later ones the latest; nil when there is none.
-func featured(n *notify.Notification, alerts []*alert.Alert, prev notify.State) *alert.Alert {
-	if len(alerts) == 0 {
-		return nil
-	}
-	if repeat(n, alerts, prev) {
-		return alerts[len(alerts)-1]
-	}
-	best := alerts[0]
-	for _, a := range alerts[1:] {
-		if alert.SeverityRank(a.Rule.Severity) > alert.SeverityRank(best.Rule.Severity) {
-			best = a
-		}
-	}
-	return best
-}
-
-// repeat reports whether n follows earlier notifications of its group.
-func repeat(n *notify.Notification, alerts []*alert.Alert, prev notify.State) bool {
-	return len(prev) > 0 || n.Total > len(alerts)
-}
-
 // title is the rule title of the group, redacted and on one line.
 func title(a *alert.Alert, n *notify.Notification, prev notify.State) string {
-	if a != nil {
-		if t := text(a.Rule.Title, maxValue); t != "" {
-			return t
-		}
-		if t := text(a.Rule.ID, maxValue); t != "" {
-			return t
-		}
+	if t := render.RuleTitle(a, maxValue); t != "" {
+		return t
 	}
 	if t := prev[StateTitle]; t != "" {
-		return text(t, maxValue)
+		return render.Text(t, maxValue)
 	}
-	return text(n.GroupLabels["rule"], maxValue)
+	return render.Text(n.GroupLabels["rule"], maxValue)
 }
 
 // summary is the payload summary: the featured alert's summary on the
@@ -229,14 +191,14 @@ func summary(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, prev
 	switch {
 	case a == nil:
 		s = fmt.Sprintf("%s: still firing, %s in total", t, plural(n.Total, "alert"))
-	case !repeat(n, alerts, prev) && len(alerts) == 1:
+	case !notify.Repeat(n, alerts, prev) && len(alerts) == 1:
 		s = t + ": " + a.Summary
-	case !repeat(n, alerts, prev):
+	case !notify.Repeat(n, alerts, prev):
 		s = fmt.Sprintf("%s: %s: %s", t, plural(len(alerts), "alert"), a.Summary)
 	default:
 		s = fmt.Sprintf("%s: %s, total %d: %s", t, plural(len(alerts), "new alert"), max(n.Total, len(alerts)), a.Summary)
 	}
-	return text(s, MaxSummary)
+	return render.Text(s, MaxSummary)
 }
 
 func plural(n int, noun string) string {
@@ -248,7 +210,7 @@ func plural(n int, noun string) string {
 
 // trigger fills ev's payload, links and client for a firing notification.
 func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev notify.State) {
-	alerts := alertsOf(n)
+	alerts := notify.NonNil(n.Alerts)
 	sev := n.Severity()
 	if sev == "" {
 		sev = n.GroupLabels["severity"]
@@ -257,7 +219,7 @@ func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev n
 	if ps := prev[StateSeverity]; sev == "" && slices.Contains([]string{"critical", "error", "warning", "info"}, ps) {
 		pdSev = ps // a reminder keeps the severity it had
 	}
-	a := featured(n, alerts, prev)
+	a := notify.Featured(n, alerts, prev)
 	p := &pagerduty.V2Payload{
 		Summary:  summary(n, alerts, a, prev),
 		Source:   "vigia",
@@ -269,7 +231,7 @@ func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev n
 	}
 	pick := func(vals ...string) string {
 		for _, v := range vals {
-			if v = text(v, 255); v != "" {
+			if v = render.Text(v, 255); v != "" {
 				return v
 			}
 		}
@@ -286,13 +248,13 @@ func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev n
 	} else if acct := pick(account, gl["account"], labels["account"]); acct != "" {
 		p.Source = acct
 		if reg := pick(region); reg != "" {
-			p.Source = truncate(acct+"/"+reg, 255)
+			p.Source = render.Truncate(acct+"/"+reg, 255)
 		}
 	}
 	ns, pod = pick(ns, gl["namespace"]), pick(pod, gl["pod"])
 	switch {
 	case ns != "" && pod != "" && !strings.HasPrefix(pod, ns+"/"):
-		p.Component = truncate(ns+"/"+pod, 255)
+		p.Component = render.Truncate(ns+"/"+pod, 255)
 	case pod != "":
 		p.Component = pod
 	default:
@@ -306,7 +268,7 @@ func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev n
 	case !n.LastTime.IsZero():
 		p.Timestamp = n.LastTime.UTC().Format(time.RFC3339Nano)
 	}
-	rb := runbookFor(a, r.books, n.Locale, r.cfg.RunbookBaseURL, r.cfg.FirstSteps)
+	rb := render.RunbookFor(a, r.books, n.Locale, r.cfg.RunbookBaseURL, r.cfg.FirstSteps).Brief(maxValue, maxStep)
 	details := r.details(n, alerts, a, rb)
 	p.Details = details
 	ev.Payload = p
@@ -315,7 +277,7 @@ func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev n
 	if rb.URL != "" {
 		linkText := "Runbook"
 		if rb.Title != "" {
-			linkText = truncate("Runbook: "+rb.Title, 255)
+			linkText = render.Truncate("Runbook: "+rb.Title, 255)
 		}
 		ev.Links = []any{map[string]string{"href": rb.URL, "text": linkText}}
 	}
@@ -329,14 +291,14 @@ func (r *Receiver) trigger(ev *pagerduty.V2Event, n *notify.Notification, prev n
 }
 
 // details builds custom_details: every string redacted and bounded.
-func (r *Receiver) details(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb runbookInfo) map[string]any {
+func (r *Receiver) details(n *notify.Notification, alerts []*alert.Alert, a *alert.Alert, rb render.Brief) map[string]any {
 	d := map[string]any{
 		"new_alerts": len(alerts),
 		"total":      max(n.Total, len(alerts)),
 		"status":     n.Status,
 	}
 	put := func(m map[string]any, k, v string) {
-		if v = text(v, maxValue); v != "" {
+		if v = render.Text(v, maxValue); v != "" {
 			m[k] = v
 		}
 	}
@@ -366,7 +328,7 @@ func (r *Receiver) details(n *notify.Notification, alerts []*alert.Alert, a *ale
 	if len(a.Rule.Tags) > 0 {
 		tags := make([]string, 0, min(len(a.Rule.Tags), 20))
 		for _, t := range a.Rule.Tags[:min(len(a.Rule.Tags), 20)] {
-			tags = append(tags, text(t, 100))
+			tags = append(tags, render.Text(t, 100))
 		}
 		rule["tags"] = tags
 	}
@@ -402,7 +364,7 @@ func (r *Receiver) details(n *notify.Notification, alerts []*alert.Alert, a *ale
 	for _, a := range alerts[max(0, len(alerts)-maxAlerts):] {
 		m := map[string]any{}
 		short := func(k, v string) {
-			if v = text(v, maxAlertValue); v != "" {
+			if v = render.Text(v, maxAlertValue); v != "" {
 				m[k] = v
 			}
 		}
@@ -420,7 +382,7 @@ func (r *Receiver) details(n *notify.Notification, alerts []*alert.Alert, a *ale
 			if !e.Time.IsZero() {
 				ref += "@" + e.Time.UTC().Format(time.RFC3339Nano)
 			}
-			refs = append(refs, text(ref, maxAlertValue))
+			refs = append(refs, render.Text(ref, maxAlertValue))
 		}
 		if len(refs) > 0 {
 			m["events"] = refs
@@ -446,7 +408,7 @@ func boundedLabels(l map[string]string) map[string]string {
 		if redact.IsSecretKey(k) {
 			v = redact.Mask
 		}
-		out[text(k, 100)] = text(v, maxAlertValue)
+		out[render.Text(k, 100)] = render.Text(v, maxAlertValue)
 	}
 	return out
 }

@@ -522,17 +522,17 @@ func checkErr(t *testing.T, err error, permanent bool, retryAfter time.Duration,
 }
 
 func TestDedupKey(t *testing.T) {
-	if got := DedupKey(groupKey + "ffff"); got != "vigia-"+groupKey {
+	if got := notify.DedupKey(groupKey + "ffff"); got != "vigia-"+groupKey {
 		t.Errorf("hex group key: %q", got)
 	}
-	if got := DedupKey(strings.ToUpper(groupKey)); got != "vigia-"+groupKey {
+	if got := notify.DedupKey(strings.ToUpper(groupKey)); got != "vigia-"+groupKey {
 		t.Errorf("upper-case hex group key: %q", got)
 	}
-	a, b := DedupKey("receiver/route/not hex"), DedupKey("receiver/route/not hex!")
-	if a == b || len(a) != len("vigia-")+32 || a != DedupKey("receiver/route/not hex") {
+	a, b := notify.DedupKey("receiver/route/not hex"), notify.DedupKey("receiver/route/not hex!")
+	if a == b || len(a) != len("vigia-")+32 || a != notify.DedupKey("receiver/route/not hex") {
 		t.Errorf("non-hex keys: %q %q", a, b)
 	}
-	if got := DedupKey(""); len(got) != 38 {
+	if got := notify.DedupKey(""); len(got) != 38 {
 		t.Errorf("empty key: %q", got)
 	}
 }

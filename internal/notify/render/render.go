@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/vigia-dev/vigia/internal/alert"
@@ -69,6 +70,93 @@ func Truncate(s string, max int) string {
 // Text is Truncate(Clean(s), max): the form of every event-derived value.
 func Text(s string, max int) string { return Truncate(Clean(s), max) }
 
+// Scrub is Clean with a second redaction after the lines are joined,
+// which can complete a pattern ("Authorization:\nBearer x").
+func Scrub(s string) string { return strings.TrimSpace(redact.String(Clean(s))) }
+
+// Window is how much of a value beyond what is shown is worth cleaning:
+// enough for any credential that starts in the shown part to be
+// recognised whole (and redacted), while a huge field costs no more than
+// this. Clean Cut(s, max+Window), then truncate to max.
+const Window = 2048
+
+// Cut returns at most n runes of s, without a mark: a bound on the work,
+// not the shown length.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+// Shorten is Truncate for texts that may end a cut in white space (a
+// Markdown body): the cut text loses trailing spaces and line breaks
+// before the Ellipsis.
+func Shorten(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return shorten(s, max, func(rune) int { return 1 })
+}
+
+// UTF16Len is the length of s in UTF-16 code units, how Java (Jira,
+// ServiceNow) and JavaScript count a string's length. It is never less
+// than the number of runes, so a text that fits in UTF-16 units fits
+// however it is counted.
+func UTF16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// ShortenUTF16 is Shorten measuring max in UTF-16 code units.
+func ShortenUTF16(s string, max int) string {
+	if UTF16Len(s) <= max {
+		return s
+	}
+	return shorten(s, max, utf16.RuneLen)
+}
+
+// shorten cuts s, longer than max, on a rune boundary so that with the
+// Ellipsis it measures at most max.
+func shorten(s string, max int, size func(rune) int) string {
+	if max < 1 {
+		return ""
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		c := size(r)
+		if n+c > max-1 {
+			break
+		}
+		b.WriteRune(r)
+		n += c
+	}
+	return strings.TrimRight(b.String(), " \n") + Ellipsis
+}
+
+// RuleTitle is the title of a's rule, or its id when the title is empty,
+// as Text of at most max runes; "" for a nil alert.
+func RuleTitle(a *alert.Alert, max int) string {
+	if a == nil {
+		return ""
+	}
+	if t := Text(a.Rule.Title, max); t != "" {
+		return t
+	}
+	return Text(a.Rule.ID, max)
+}
+
 // JoinURL joins a base URL and a relative path ("runbooks/k8s/x.md") with
 // exactly one "/" between them. It returns "" when either is empty or the
 // base is not an absolute http(s) URL.
@@ -81,6 +169,20 @@ func JoinURL(base, path string) string {
 		return ""
 	}
 	return strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(path, "/")
+}
+
+// SafeURL returns raw re-encoded when it is an absolute http(s) URL
+// without credentials and of at most 2000 bytes, "" otherwise: a link a
+// receiver may show. Escaping it for a markup is the receiver's job.
+func SafeURL(raw string) string {
+	if raw == "" || len(raw) > 2000 {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return ""
+	}
+	return u.String()
 }
 
 // Runbook is an alert's runbook as a receiver shows it.
@@ -127,6 +229,25 @@ func RunbookFor(a *alert.Alert, books *runbook.Library, locale, baseURL string, 
 	}
 	rb.URL = JoinURL(baseURL, rb.Path)
 	return rb
+}
+
+// Brief is a runbook as the JSON payloads of PagerDuty, Opsgenie and the
+// webhook carry it: every text cleaned and bounded.
+type Brief struct {
+	Title string   `json:"title,omitempty"`
+	Path  string   `json:"path,omitempty"`
+	URL   string   `json:"url,omitempty"`
+	Steps []string `json:"first_steps,omitempty"`
+}
+
+// Brief returns rb with its title and path as Text of at most maxValue
+// runes and each step as Text of at most maxStep runes.
+func (rb Runbook) Brief(maxValue, maxStep int) Brief {
+	b := Brief{Title: Text(rb.Title, maxValue), Path: Text(rb.Path, maxValue), URL: rb.URL}
+	for _, s := range rb.Steps {
+		b.Steps = append(b.Steps, Text(s, maxStep))
+	}
+	return b
 }
 
 // Technique is a MITRE ATT&CK technique named by a rule tag.

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -141,7 +144,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return "servicenow: " + e.Field + " " + e.Problem }
 
 var (
-	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	tableName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
 	fieldName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
 )
@@ -160,7 +162,7 @@ func (c Config) Validate() error {
 	}
 	if c.URL == "" {
 		bad("url", "is required")
-	} else if err := checkURL(c.URL); err != nil {
+	} else if err := notify.CheckURL(c.URL); err != nil {
 		bad("url", "%v", err)
 	} else if u, _ := url.Parse(c.URL); u.User != nil {
 		bad("url", "must not contain credentials")
@@ -174,7 +176,7 @@ func (c Config) Validate() error {
 			bad(envField, "or %s is required with auth %s", fileField, c.authOrDefault())
 		case env != "" && file != "":
 			bad(envField, "and %s are exclusive; set one", fileField)
-		case env != "" && !envName.MatchString(env):
+		case env != "" && !secret.ValidEnv(env):
 			bad(envField, "is not an environment variable name: %q", env)
 		}
 	}
@@ -213,17 +215,17 @@ func (c Config) Validate() error {
 			bad("fields", "sets %q, which the receiver manages (use the matching option)", k)
 		}
 	}
-	if units(c.CorrelationDisplay) > maxCorrelation {
+	if render.UTF16Len(c.CorrelationDisplay) > maxCorrelation {
 		bad("correlation_display", "is longer than %d characters", maxCorrelation)
 	}
 	if c.ResolveState < 0 {
 		bad("resolve_state", "must not be negative, got %d", c.ResolveState)
 	}
-	if units(c.CloseNotes) > maxText/2 {
+	if render.UTF16Len(c.CloseNotes) > maxText/2 {
 		bad("close_notes", "is longer than %d characters", maxText/2)
 	}
 	if c.RunbookBaseURL != "" {
-		if err := checkURL(c.RunbookBaseURL); err != nil {
+		if err := notify.CheckURL(c.RunbookBaseURL); err != nil {
 			bad("runbook_base_url", "%v", err)
 		}
 	}
@@ -244,17 +246,6 @@ func (c Config) authOrDefault() string {
 		return DefaultAuth
 	}
 	return c.Auth
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("is not a URL: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
-	}
-	return nil
 }
 
 // withDefaults returns c with zero fields set to their defaults.

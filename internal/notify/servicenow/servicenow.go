@@ -36,8 +36,10 @@ import (
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/redact"
 	"github.com/vigia-dev/vigia/internal/runbook"
+	"github.com/vigia-dev/vigia/internal/secret"
 )
 
 // State keys: the record's sys_id and its number (INC0010042), shown to
@@ -54,7 +56,7 @@ const maxResponse = 1 << 20
 type Receiver struct {
 	cfg     Config
 	content content
-	secret  credential
+	secret  secret.Source
 	client  *http.Client
 	table   string // https://instance/api/now/table/incident
 }
@@ -74,12 +76,12 @@ func New(cfg Config, books *runbook.Library) (*Receiver, error) {
 		table:  cfg.URL + "/api/now/table/" + cfg.Table,
 	}
 	if cfg.Auth == AuthBearer {
-		r.secret = credential{field: "servicenow: token", env: cfg.TokenEnv, file: cfg.TokenFile}
+		r.secret = secret.Source{Field: "servicenow: token", Env: cfg.TokenEnv, File: cfg.TokenFile}
 	} else {
-		r.secret = credential{field: "servicenow: password", env: cfg.PasswordEnv, file: cfg.PasswordFile}
+		r.secret = secret.Source{Field: "servicenow: password", Env: cfg.PasswordEnv, File: cfg.PasswordFile}
 	}
 	r.content = content{cfg: &r.cfg, books: books}
-	if _, err := r.secret.get(); err != nil {
+	if _, err := r.secret.Get(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -164,7 +166,7 @@ func (r *Receiver) get(ctx context.Context, sysID string) (*record, error) {
 
 // find returns the group's active record that is not resolved, or nil.
 func (r *Receiver) find(ctx context.Context, groupKey string) (*record, error) {
-	query := fmt.Sprintf("correlation_id=%s^active=true^state!=%d^ORDERBYsys_created_on", Dedup(groupKey), r.cfg.ResolveState)
+	query := fmt.Sprintf("correlation_id=%s^active=true^state!=%d^ORDERBYsys_created_on", notify.DedupKey(groupKey), r.cfg.ResolveState)
 	q := url.Values{
 		"sysparm_query":                  {query},
 		"sysparm_limit":                  {"1"},
@@ -193,7 +195,7 @@ func (r *Receiver) create(ctx context.Context, n *notify.Notification) (*record,
 	}
 	body["short_description"] = ShortDescription(n)
 	body["description"] = r.fit(n, func(l limits) string { return r.content.description(n, l) })
-	body["correlation_id"] = Dedup(n.GroupKey)
+	body["correlation_id"] = notify.DedupKey(n.GroupKey)
 	body["correlation_display"] = r.cfg.CorrelationDisplay
 	if l, ok := r.cfg.Levels[n.Severity()]; ok {
 		body["urgency"], body["impact"] = strconv.Itoa(l.Urgency), strconv.Itoa(l.Impact)
@@ -250,9 +252,9 @@ func (r *Receiver) fit(n *notify.Notification, build func(limits) string) string
 	lim := limits{alerts: min(r.cfg.MaxAlerts, len(n.Alerts)), steps: r.cfg.FirstSteps}
 	for {
 		s := build(lim)
-		size := units(s)
+		size := render.UTF16Len(s)
 		if size <= maxText || (lim.alerts == 0 && lim.steps == 0) {
-			return truncate(s, maxText)
+			return render.ShortenUTF16(s, maxText)
 		}
 		if lim.alerts > 0 {
 			lim.alerts = shrink(lim.alerts, size, maxText)
@@ -272,7 +274,7 @@ func shrink(n, size, limit int) int {
 // decoded into out (if not nil). It returns the HTTP status (0 when none
 // came) and an error classified by notify.HTTPError.
 func (r *Receiver) call(ctx context.Context, op, method, path string, query url.Values, in, out any) (int, error) {
-	secret, err := r.secret.get()
+	secret, err := r.secret.Get()
 	if err != nil {
 		return 0, err
 	}
@@ -354,5 +356,5 @@ func excerpt(raw []byte) string {
 			s += ": " + d
 		}
 	}
-	return truncate(clean(redact.String(strings.TrimSpace(s))), 300)
+	return render.ShortenUTF16(clean(redact.String(strings.TrimSpace(s))), 300)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/notify/servicenow/servicenowfake"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
@@ -342,11 +343,11 @@ func TestTruncation(t *testing.T) {
 			deliver(t, r, firing(alerts...), st) // work notes of 50 long alerts fit too
 			rec := only(t, srv)
 			sd := rec.Fields["short_description"]
-			if !utf8.ValidString(sd) || units(sd) > maxShort || units(sd) < maxShort-2 || !strings.HasSuffix(sd, "…") {
-				t.Errorf("short_description (%d units) %q", units(sd), sd)
+			if !utf8.ValidString(sd) || render.UTF16Len(sd) > maxShort || render.UTF16Len(sd) < maxShort-2 || !strings.HasSuffix(sd, "…") {
+				t.Errorf("short_description (%d units) %q", render.UTF16Len(sd), sd)
 			}
-			if d := rec.Fields["description"]; !utf8.ValidString(d) || units(d) > maxText || !strings.Contains(d, "more.") {
-				t.Errorf("description (%d units) ends %q", units(d), d[max(0, len(d)-100):])
+			if d := rec.Fields["description"]; !utf8.ValidString(d) || render.UTF16Len(d) > maxText || !strings.Contains(d, "more.") {
+				t.Errorf("description (%d units) ends %q", render.UTF16Len(d), d[max(0, len(d)-100):])
 			}
 		})
 	}
@@ -495,8 +496,8 @@ func FuzzClean(f *testing.F) {
 	f.Add(hostile)
 	f.Add("[[code]code]]")
 	f.Fuzz(func(t *testing.T, s string) {
-		got := truncate(clean(s), maxShort)
-		if codeTag.MatchString(got) || !utf8.ValidString(got) || units(got) > maxShort || strings.ContainsAny(got, "\n\r\t") {
+		got := render.ShortenUTF16(clean(s), maxShort)
+		if codeTag.MatchString(got) || !utf8.ValidString(got) || render.UTF16Len(got) > maxShort || strings.ContainsAny(got, "\n\r\t") {
 			t.Fatalf("clean(%q) = %q", s, got)
 		}
 	})

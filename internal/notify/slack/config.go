@@ -3,9 +3,10 @@ package slack
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vigia-dev/vigia/internal/notify"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -90,12 +91,12 @@ func (c Config) Validate() error {
 		bad("channel", "has leading or trailing whitespace")
 	}
 	if c.APIURL != "" {
-		if err := checkURL(c.APIURL); err != nil {
+		if err := notify.CheckURL(c.APIURL); err != nil {
 			bad("api_url", "%v", err)
 		}
 	}
 	if c.RunbookBaseURL != "" {
-		if err := checkURL(c.RunbookBaseURL); err != nil {
+		if err := notify.CheckURL(c.RunbookBaseURL); err != nil {
 			bad("runbook_base_url", "%v", err)
 		}
 	}
@@ -112,17 +113,6 @@ func (c Config) Validate() error {
 		bad("channel_burst", "must not be negative, got %d", c.ChannelBurst)
 	}
 	return errors.Join(errs...)
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("is not a URL: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
-	}
-	return nil
 }
 
 // withDefaults returns c with zero fields set to their defaults.

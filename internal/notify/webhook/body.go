@@ -9,6 +9,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/notify/render"
 	"github.com/vigia-dev/vigia/internal/redact"
 	"github.com/vigia-dev/vigia/internal/runbook"
 )
@@ -94,10 +95,10 @@ func NewBody(n *notify.Notification, prev notify.State, books *runbook.Library, 
 		}
 	}
 	b := &Body{
-		Version: Version, ID: text(n.ID, 200), Receiver: text(n.Receiver, 200), Status: n.Status,
-		GroupKey: text(n.GroupKey, 200), DedupKey: DedupKey(n.GroupKey), GroupLabels: labels(n.GroupLabels),
+		Version: Version, ID: render.Text(n.ID, 200), Receiver: render.Text(n.Receiver, 200), Status: n.Status,
+		GroupKey: render.Text(n.GroupKey, 200), DedupKey: notify.DedupKey(n.GroupKey), GroupLabels: labels(n.GroupLabels),
 		Total: max(n.Total, len(alerts)), NewAlerts: len(alerts), FirstTime: n.FirstTime, LastTime: n.LastTime,
-		Locale: text(n.Locale, 20), Severity: n.Severity(), Alerts: alerts,
+		Locale: render.Text(n.Locale, 20), Severity: n.Severity(), Alerts: alerts,
 	}
 	if b.Alerts == nil {
 		b.Alerts = []*alert.Alert{}
@@ -107,26 +108,11 @@ func NewBody(n *notify.Notification, prev notify.State, books *runbook.Library, 
 	}
 	// The alert shown: the most severe on a first notification, the
 	// latest on a repeat.
-	repeat := len(prev) > 0 || n.Total > len(alerts)
-	var shown *alert.Alert
-	if len(alerts) > 0 {
-		shown = alerts[len(alerts)-1]
-		if !repeat {
-			shown = alerts[0]
-			for _, a := range alerts[1:] {
-				if alert.SeverityRank(a.Rule.Severity) > alert.SeverityRank(shown.Rule.Severity) {
-					shown = a
-				}
-			}
-		}
-	}
-	title := text(n.GroupLabels["rule"], maxValue)
-	if shown != nil {
-		if t := text(shown.Rule.Title, maxValue); t != "" {
-			title = t
-		} else if t := text(shown.Rule.ID, maxValue); t != "" {
-			title = t
-		}
+	repeat := notify.Repeat(n, alerts, prev)
+	shown := notify.Featured(n, alerts, prev)
+	title := render.RuleTitle(shown, maxValue)
+	if title == "" {
+		title = render.Text(n.GroupLabels["rule"], maxValue)
 	}
 	b.Title = title
 	if title == "" {
@@ -145,9 +131,9 @@ func NewBody(n *notify.Notification, prev notify.State, books *runbook.Library, 
 	default:
 		s = fmt.Sprintf("%s: %s, total %d: %s", title, plural(len(alerts), "new alert"), b.Total, shown.Summary)
 	}
-	b.Summary = text(s, MaxSummary)
-	if rb := runbookFor(shown, books, n.Locale, runbookBaseURL, firstSteps); rb.Path != "" || rb.Title != "" {
-		b.Runbook = &Runbook{Title: rb.Title, Path: text(rb.Path, maxValue), URL: rb.URL, FirstSteps: rb.Steps}
+	b.Summary = render.Text(s, MaxSummary)
+	if rb := render.RunbookFor(shown, books, n.Locale, runbookBaseURL, firstSteps).Brief(maxValue, maxStep); rb.Path != "" || rb.Title != "" {
+		b.Runbook = &Runbook{Title: rb.Title, Path: render.Text(rb.Path, maxValue), URL: rb.URL, FirstSteps: rb.Steps}
 	}
 	return b
 }
@@ -214,7 +200,7 @@ func (b *Body) Encode(max int) ([]byte, error) {
 // cleanAlert returns a copy of a with credentials redacted from its
 // strings and each bounded.
 func cleanAlert(a *alert.Alert) *alert.Alert {
-	s := func(v string) string { return truncate(redact.String(v), maxField) }
+	s := func(v string) string { return render.Truncate(redact.String(v), maxField) }
 	c := *a
 	c.ID, c.Summary, c.DedupKey = s(a.ID), s(a.Summary), s(a.DedupKey)
 	c.Rule.ID, c.Rule.Title, c.Rule.Severity = s(a.Rule.ID), s(a.Rule.Title), s(a.Rule.Severity)
@@ -258,7 +244,7 @@ func labels(l map[string]string) map[string]string {
 		if redact.IsSecretKey(k) {
 			v = redact.Mask
 		}
-		out[truncate(redact.String(k), 200)] = truncate(redact.String(v), maxValue)
+		out[render.Truncate(redact.String(k), 200)] = render.Truncate(redact.String(v), maxValue)
 	}
 	return out
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/redact"
+	credential "github.com/vigia-dev/vigia/internal/secret"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -83,7 +83,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return "webhook: " + e.Field + " " + e.Problem }
 
 var (
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	headerName = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
 )
 
@@ -141,13 +140,13 @@ func (c Config) Validate() error {
 			bad("url", "%v", err)
 		}
 	}
-	if c.URLEnv != "" && !envName.MatchString(c.URLEnv) {
+	if c.URLEnv != "" && !credential.ValidEnv(c.URLEnv) {
 		bad("url_env", "must be an environment variable name, got %q", c.URLEnv)
 	}
 	if count(c.SecretEnv, c.SecretFile, c.Secret) > 1 {
 		bad("secret_env", "and secret_file are mutually exclusive")
 	}
-	if c.SecretEnv != "" && !envName.MatchString(c.SecretEnv) {
+	if c.SecretEnv != "" && !credential.ValidEnv(c.SecretEnv) {
 		bad("secret_env", "must be an environment variable name, got %q", c.SecretEnv)
 	}
 	seen := map[string]bool{}
@@ -172,7 +171,7 @@ func (c Config) Validate() error {
 		if seen[http.CanonicalHeaderKey(name)] {
 			bad("headers_env", "%q is also in headers", name)
 		}
-		if !envName.MatchString(env) {
+		if !credential.ValidEnv(env) {
 			bad("headers_env", "%q: %q is not an environment variable name", name, env)
 		}
 	}
@@ -221,24 +220,12 @@ func (c Config) withDefaults() Config {
 }
 
 // read returns the value of a setting given inline, by environment
-// variable or by file. Values never appear in errors.
-func read(field, inline, env, file string) (string, error) {
-	switch {
-	case env != "":
-		v := os.Getenv(env)
-		if strings.TrimSpace(v) == "" {
-			return "", &FieldError{Field: field + "_env", Problem: fmt.Sprintf("names %s, which is unset or empty", env)}
-		}
-		return strings.TrimSpace(v), nil
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", &FieldError{Field: field + "_file", Problem: fmt.Sprintf("cannot be read: %v", err)}
-		}
-		if strings.TrimSpace(string(b)) == "" {
-			return "", &FieldError{Field: field + "_file", Problem: "is empty"}
-		}
-		return strings.TrimSpace(string(b)), nil
+// variable or by file, and the configuration name it came from. Values
+// never appear in errors.
+func read(name, inline, env, file string) (value, field string, err error) {
+	v, field, err := credential.Setting(name, inline, env, file)
+	if err != nil {
+		return "", field, &FieldError{Field: field, Problem: "cannot be read: " + err.Error()}
 	}
-	return inline, nil
+	return v, field, nil
 }

@@ -123,21 +123,15 @@ func New(cfg Config, books *runbook.Library) (*Receiver, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	target, err := read("url", cfg.URL, cfg.URLEnv, cfg.URLFile)
+	target, field, err := read("url", cfg.URL, cfg.URLEnv, cfg.URLFile)
 	if err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		field := "url"
-		if cfg.URLEnv != "" {
-			field = "url_env"
-		} else if cfg.URLFile != "" {
-			field = "url_file"
-		}
 		return nil, &FieldError{Field: field, Problem: "must hold an absolute http(s) URL"}
 	}
-	secret, err := read("secret", cfg.Secret, cfg.SecretEnv, cfg.SecretFile)
+	secret, _, err := read("secret", cfg.Secret, cfg.SecretEnv, cfg.SecretFile)
 	if err != nil {
 		return nil, err
 	}
