@@ -16,9 +16,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// File is the outbox of a single Vigia process, in a bbolt file: every
-// Enqueue is a synced transaction, so an entry survives a crash once
-// Enqueue returned. Claims live in memory: when the process dies, every
+// File is the outbox of a single Vigia process, in a bbolt file. Every
+// Enqueue is a committed transaction, so an entry survives a crash of the
+// process once Enqueue returned; the file is synced to disk by Sync (group
+// commit), which the pipeline calls before each Kafka offset commit, so an
+// entry whose offset was committed also survives a crash of the machine.
+// A sync per alert would cap a flood of alerts at a few hundred a second. Claims live in memory: when the process dies, every
 // entry it had claimed and not acknowledged is offered again at the next
 // start. The file is locked; a second process opening it fails.
 type File struct {
@@ -29,6 +32,7 @@ type File struct {
 	held   map[string]map[string]bool // receiver -> entry ids claimed
 	signal map[string]chan struct{}   // receiver -> closed on Enqueue
 	locks  map[string]bool
+	last   map[string]uint64 // receiver -> sequence of the last entry claimed
 }
 
 var (
@@ -57,7 +61,7 @@ func NewFile(dir string, opts FileOptions) (*File, error) {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	path := filepath.Join(dir, "outbox.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.OpenTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.OpenTimeout, NoSync: true})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("outbox: %s is in use by another Vigia process (one process per data_dir; configure redis to run several replicas)", path)
@@ -76,7 +80,7 @@ func NewFile(dir string, opts FileOptions) (*File, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	f := &File{db: db, path: path, held: map[string]map[string]bool{}, signal: map[string]chan struct{}{}, locks: map[string]bool{}}
+	f := &File{db: db, path: path, held: map[string]map[string]bool{}, signal: map[string]chan struct{}{}, locks: map[string]bool{}, last: map[string]uint64{}}
 	f.sweep()
 	return f, nil
 }
@@ -99,9 +103,7 @@ func (f *File) Enqueue(_ context.Context, entries ...*Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	// Batch coalesces the Enqueues of concurrent partition workers into
-	// one synced transaction (up to 10ms apart).
-	err := f.db.Batch(func(tx *bolt.Tx) error {
+	err := f.db.Update(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketQueue)
 		for _, e := range entries {
 			b, err := q.CreateBucketIfNotExists([]byte(e.Receiver))
@@ -161,7 +163,13 @@ func (f *File) Claim(ctx context.Context, receiver string, max int, wait time.Du
 				return nil
 			}
 			c := b.Cursor()
-			for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+			// Entries before the last one claimed are all held or gone:
+			// start after it, so a large held backlog costs nothing.
+			k, v := c.First()
+			if last, ok := f.last[receiver]; ok {
+				k, v = c.Seek(seqKey(last + 1))
+			}
+			for ; k != nil && len(out) < max; k, v = c.Next() {
 				id := keyID(k)
 				if held[id] {
 					continue
@@ -177,6 +185,10 @@ func (f *File) Claim(ctx context.Context, receiver string, max int, wait time.Du
 		})
 		for _, e := range out {
 			held[e.ID] = true
+		}
+		if len(out) > 0 {
+			n, _ := strconv.ParseUint(out[len(out)-1].ID, 10, 64)
+			f.last[receiver] = n
 		}
 		f.mu.Unlock()
 		if err != nil {
@@ -343,8 +355,14 @@ func (f *File) Len(_ context.Context, receiver string) (int64, error) {
 	return n, err
 }
 
-// Close implements Queue.
-func (f *File) Close() error { return f.db.Close() }
+// Sync writes every committed change to disk (fdatasync).
+func (f *File) Sync() error { return f.db.Sync() }
+
+// Close implements Queue; it syncs first.
+func (f *File) Close() error {
+	f.db.Sync()
+	return f.db.Close()
+}
 
 // stateRecord is a GroupState with its expiry.
 type stateRecord struct {

@@ -118,3 +118,10 @@ type States interface {
 	// ok false when another holder has it.
 	Lock(ctx context.Context, receiver, groupKey string, ttl time.Duration) (release func(), ok bool, err error)
 }
+
+// Syncer is implemented by queues whose writes reach the disk only when
+// synced (File): call Sync before committing the Kafka offsets of the
+// messages whose entries were enqueued.
+type Syncer interface {
+	Sync() error
+}

@@ -171,6 +171,14 @@ func startDelivery(ctx context.Context, d deliveryDeps) (*delivery, error) {
 	return del, nil
 }
 
+// sync makes the outbox durable on disk before offsets are committed.
+func (d *delivery) sync() error {
+	if s, ok := d.queue.(outbox.Syncer); ok {
+		return s.Sync()
+	}
+	return nil
+}
+
 // Pending returns the undelivered outbox entries across receivers.
 func (d *delivery) Pending(ctx context.Context) (int64, error) {
 	var total int64

@@ -233,6 +233,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		CommitInterval:  cfg.Kafka.CommitInterval,
 		Workers:         workers,
 		Dialer:          dialer,
+		BeforeCommit:    del.sync,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Metrics:         metrics,
 		Logger:          log,

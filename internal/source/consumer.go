@@ -53,6 +53,10 @@ type Config struct {
 	Logger          *slog.Logger
 	// Dialer overrides the connection dialer (TLS, SASL). Default: kafka-go's.
 	Dialer *kafka.Dialer
+	// BeforeCommit, when set, runs before every offset commit; the commit
+	// is skipped (and retried next time) when it fails. The pipeline syncs
+	// the delivery outbox here: a group commit instead of a sync per alert.
+	BeforeCommit func() error
 }
 
 // Consumer is a consumer-group reader with a contiguous-offset commit.
@@ -216,6 +220,12 @@ func (c *Consumer) commit(ctx context.Context, r *kafka.Reader) error {
 	offs := c.tracker.Committable()
 	if len(offs) == 0 {
 		return nil
+	}
+	if c.cfg.BeforeCommit != nil {
+		if err := c.cfg.BeforeCommit(); err != nil {
+			c.log.Warn("not committing offsets: what they cover is not durable yet; will retry", "err", err)
+			return err
+		}
 	}
 	msgs := make([]kafka.Message, 0, len(offs))
 	for p, off := range offs {
