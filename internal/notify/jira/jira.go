@@ -26,13 +26,11 @@
 package jira
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -345,50 +343,12 @@ func (r *Receiver) call(ctx context.Context, op, method, path string, query url.
 	if err != nil {
 		return 0, err
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return 0, notify.Permanent(fmt.Errorf("jira: %s: %w", op, err))
-		}
-		body = bytes.NewReader(b)
+	auth := "Bearer " + token
+	if r.cfg.Auth != AuthBearer {
+		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(r.cfg.Email+":"+token))
 	}
-	u := r.api + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return 0, notify.Permanent(fmt.Errorf("jira: %s: %w", op, err))
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "Vigia")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if r.cfg.Auth == AuthBearer {
-		req.Header.Set("Authorization", "Bearer "+token)
-	} else {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(r.cfg.Email+":"+token)))
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("jira: %s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return resp.StatusCode, fmt.Errorf("jira: %s: reading the answer: %w", op, err)
-	}
-	if err := notify.HTTPError(resp, excerpt(raw)); err != nil {
-		return resp.StatusCode, fmt.Errorf("jira: %s: %w", op, err)
-	}
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("jira: %s: decoding the answer: %w", op, err)
-		}
-	}
-	return resp.StatusCode, nil
+	return notify.JSONCall{Client: r.client, Name: "jira", Op: op, Method: method, URL: r.api + path, Query: query,
+		Authorization: auth, In: in, Out: out, MaxResponse: maxResponse, Classify: func(resp *http.Response, raw []byte) error { return notify.HTTPError(resp, excerpt(raw)) }}.Do(ctx)
 }
 
 // excerpt summarizes an error answer: Jira's errorMessages and field

@@ -22,13 +22,11 @@
 package servicenow
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -278,50 +276,12 @@ func (r *Receiver) call(ctx context.Context, op, method, path string, query url.
 	if err != nil {
 		return 0, err
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return 0, notify.Permanent(fmt.Errorf("servicenow: %s: %w", op, err))
-		}
-		body = bytes.NewReader(b)
+	auth := "Bearer " + secret
+	if r.cfg.Auth != AuthBearer {
+		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(r.cfg.Username+":"+secret))
 	}
-	u := r.table + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return 0, notify.Permanent(fmt.Errorf("servicenow: %s: %w", op, err))
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "Vigia")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if r.cfg.Auth == AuthBearer {
-		req.Header.Set("Authorization", "Bearer "+secret)
-	} else {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(r.cfg.Username+":"+secret)))
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("servicenow: %s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return resp.StatusCode, fmt.Errorf("servicenow: %s: reading the answer: %w", op, err)
-	}
-	if err := httpError(resp, raw); err != nil {
-		return resp.StatusCode, fmt.Errorf("servicenow: %s: %w", op, err)
-	}
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("servicenow: %s: decoding the answer: %w", op, err)
-		}
-	}
-	return resp.StatusCode, nil
+	return notify.JSONCall{Client: r.client, Name: "servicenow", Op: op, Method: method, URL: r.table + path, Query: query,
+		Authorization: auth, In: in, Out: out, MaxResponse: maxResponse, Classify: httpError}.Do(ctx)
 }
 
 // httpError classifies an answer with notify.HTTPError, and also honours
