@@ -62,7 +62,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Identity and pod resolution learns from the files as they are read,
 	// as the pipeline does from the stream.
 	proc := &pipeline.Processor{Rules: rules, Resolver: resolve.New(resolve.NewMemory(1_000_000), resolve.Options{})}
-	norm, err := detect.New(*format, normalize.Options{Cluster: *cluster, Raw: rules.UsesRaw()})
+	norm, err := detect.New(*format, normalize.Options{Cluster: *cluster, Raw: rules.UsesRaw(), RawSources: rules.RawSources()})
 	if err != nil {
 		return usageError("replay: --format: " + err.Error())
 	}

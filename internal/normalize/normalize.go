@@ -70,6 +70,9 @@ type Options struct {
 	// as the rest of decoding, so the pipeline sets it only when a rule
 	// reads raw.
 	Raw bool
+	// RawSources, when not nil, narrows Raw to the sources listed: the
+	// rules reading raw of one source do not make every source pay.
+	RawSources map[string]bool
 }
 
 // ItemError is the error of one item of a batch message.

@@ -208,11 +208,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		Tracer:          tracing.Tracer("github.com/vigia-dev/vigia/internal/pipeline"),
 	}
-	if proc.Default, err = detect.New(detect.Auto, normalize.Options{Raw: rules.UsesRaw()}); err != nil {
+	if proc.Default, err = detect.New(detect.Auto, normalize.Options{Raw: rules.UsesRaw(), RawSources: rules.RawSources()}); err != nil {
 		return err
 	}
 	for _, t := range cfg.Kafka.Topics {
-		n, err := detect.New(t.Format, normalize.Options{Cluster: t.Cluster, Raw: rules.UsesRaw()})
+		n, err := detect.New(t.Format, normalize.Options{Cluster: t.Cluster, Raw: rules.UsesRaw(), RawSources: rules.RawSources()})
 		if err != nil {
 			return fmt.Errorf("kafka.topics: topic %q: %w", t.Name, err)
 		}

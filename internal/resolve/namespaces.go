@@ -3,6 +3,7 @@ package resolve
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2/expirable"
@@ -50,9 +51,15 @@ func (n *Namespaces) Learn(ctx context.Context, evs []*event.Event) error {
 		if err != nil {
 			continue
 		}
+		// Cloned: an event's strings may share one buffer with the whole
+		// event, which the cache would otherwise keep alive.
+		labels := make(map[string]string, len(ev.K8s.Labels))
+		for k, v := range ev.K8s.Labels {
+			labels[strings.Clone(k)] = strings.Clone(v)
+		}
 		for _, k := range n.keys(ev.K8s.Cluster, ev.Target.Name) {
 			entries = append(entries, Entry{Key: k, Value: string(v), TTL: n.ttl})
-			n.cache.Add(k, ev.K8s.Labels)
+			n.cache.Add(k, labels)
 		}
 	}
 	if len(entries) == 0 {

@@ -92,3 +92,20 @@ func (s *Set) UsesRaw() bool {
 	}
 	return false
 }
+
+// RawSources returns the sources whose events some enabled rule reads raw
+// of, or nil when a rule without a source reads raw (then every source
+// needs it).
+func (s *Set) RawSources() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range s.Rules {
+		if !r.usesRaw || r.Disabled {
+			continue
+		}
+		if r.Source == "" {
+			return nil
+		}
+		out[r.Source] = true
+	}
+	return out
+}

@@ -133,3 +133,26 @@ func FuzzLoadRule(f *testing.F) {
 		}
 	})
 }
+
+func TestRawSources(t *testing.T) {
+	mk := func(source, cond string, disabled bool) *Rule {
+		r := &Rule{ID: "r", Title: "t", Severity: "low", Source: source, Condition: cond, Disabled: disabled}
+		if err := r.compile(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	s := &Set{Rules: []*Rule{
+		mk("k8s_audit", `raw?.verb == "get"`, false),
+		mk("aws_cloudtrail", `raw?.eventName == "x"`, true), // disabled: does not count
+		mk("container_log", `message contains "x"`, false),
+	}}
+	got := s.RawSources()
+	if !got["k8s_audit"] || got["aws_cloudtrail"] || got["container_log"] || !s.UsesRaw() {
+		t.Errorf("RawSources %v, UsesRaw %v", got, s.UsesRaw())
+	}
+	s.Rules = append(s.Rules, mk("", `raw?.anything == 1`, false))
+	if s.RawSources() != nil {
+		t.Error("a rule without a source reading raw must make every source build it")
+	}
+}

@@ -286,6 +286,9 @@ func (d *decoder) decode(f Format, v *fastjson.Value, o normalize.Options) {
 		d.fail(fmt.Errorf("%w: a %s record on a %s input", normalize.ErrUnknownFormat, f.Name, d.n.format))
 		return
 	}
+	if o.RawSources != nil {
+		o.Raw = o.Raw && o.RawSources[f.Name]
+	}
 	evs, errs := f.Decode(v, o, d.meta)
 	d.evs = append(d.evs, evs...)
 	d.errs = append(d.errs, errs...)
@@ -430,6 +433,9 @@ func (d *decoder) text(msg []byte, o normalize.Options) {
 	if t := bytes.TrimLeft(msg, " \t\r\n"); !startsWithTime(t) {
 		d.fail(fmt.Errorf("%w: neither JSON nor a container log line (CRI: <RFC 3339 time> <stdout|stderr> <P|F> <message>): %q", normalize.ErrNotJSON, excerpt(t)))
 		return
+	}
+	if o.RawSources != nil {
+		o.Raw = o.Raw && o.RawSources[event.SourceContainerLog]
 	}
 	evs, errs := textDecoder(msg, o, d.meta)
 	d.evs = append(d.evs, evs...)
