@@ -334,7 +334,7 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		n.Status = notify.StatusResolved
 		next.Resolved = true
 		n.ID = notificationID(g.key, "resolved", g.st.Last.Format(time.RFC3339Nano))
-	case g.st != nil && !g.st.Resolved && g.node.RepeatInterval > 0:
+	case g.st != nil && !g.st.Resolved && g.node.RepeatInterval > 0 && !now.Before(g.st.Notified.Add(g.node.RepeatInterval)):
 		if d.cfg.Intervals != nil && d.muted(g.node, now) {
 			next.Notified = now // skip this reminder
 			d.put(ctx, g, next)

@@ -469,3 +469,55 @@ func TestReplayedAlertIsNotNotifiedTwice(t *testing.T) {
 		t.Errorf("%d notifications", len(rec.notifications()))
 	}
 }
+
+func TestReminders(t *testing.T) {
+	spec := Spec{Receivers: []string{"r"}, GroupWait: dur(0), GroupInterval: dur(time.Millisecond), ResolveTimeout: dur(0), RepeatInterval: dur(60 * time.Millisecond)}
+	rec := &recorder{}
+	s := start(t, spec, newMemQueue(), rec, nil)
+	s.router.Route(context.Background(), []*alert.Alert{mkAlert("a1", "r1", "high", "eve", "ns")})
+	waitFor(t, "two reminders", func() bool { return len(rec.notifications()) >= 3 })
+	ns := rec.notifications()
+	for i, n := range ns[1:3] {
+		if len(n.Alerts) != 0 || n.Status != notify.StatusFiring || n.Total != 1 || rec.prevs[i+1]["ts"] != "ts-1" {
+			t.Errorf("reminder %d: %+v prev %v", i+1, n, rec.prevs[i+1])
+		}
+	}
+}
+
+// Two replicas share the queue and the group states: a replica whose copy
+// of a group is stale neither resolves it early nor sends an early reminder.
+func TestReplicasShareGroupState(t *testing.T) {
+	spec := Spec{Receivers: []string{"r"}, GroupWait: dur(0), GroupInterval: dur(time.Millisecond),
+		ResolveTimeout: dur(400 * time.Millisecond), RepeatInterval: dur(time.Hour)}
+	q := newMemQueue()
+	rec := &recorder{}
+	a := start(t, spec, q, rec, nil)
+	ctx := context.Background()
+	a.router.Route(ctx, []*alert.Alert{mkAlert("a1", "r1", "high", "eve", "ns")})
+	waitFor(t, "first notification", func() bool { return len(rec.notifications()) == 1 })
+	// Replica b starts now and restores the group as it is.
+	start(t, spec, q, rec, nil)
+	// The group keeps firing through replica a until past b's stale
+	// resolution time.
+	for i := 2; i <= 5; i++ {
+		time.Sleep(120 * time.Millisecond)
+		a.router.Route(ctx, []*alert.Alert{mkAlert(fmt.Sprintf("a%d", i), "r1", "high", "eve", "ns")})
+	}
+	waitFor(t, "the resolution", func() bool {
+		ns := rec.notifications()
+		return len(ns) > 0 && ns[len(ns)-1].Status == notify.StatusResolved
+	})
+	time.Sleep(100 * time.Millisecond)
+	var resolved, reminders int
+	for _, n := range rec.notifications() {
+		switch {
+		case n.Status == notify.StatusResolved:
+			resolved++
+		case len(n.Alerts) == 0:
+			reminders++
+		}
+	}
+	if resolved != 1 || reminders != 0 {
+		t.Errorf("%d resolutions and %d reminders, want 1 and 0", resolved, reminders)
+	}
+}
