@@ -249,7 +249,7 @@ func (s *setup) stop() {
 
 func TestGroupLifecycle(t *testing.T) {
 	spec := Spec{Receivers: []string{"r"}, GroupWait: dur(30 * time.Millisecond), GroupInterval: dur(30 * time.Millisecond),
-		ResolveTimeout: dur(300 * time.Millisecond), RepeatInterval: dur(0)}
+		ResolveTimeout: dur(time.Second), RepeatInterval: dur(0)}
 	rec := &recorder{}
 	s := start(t, spec, newMemQueue(), rec, nil)
 	ctx := context.Background()
@@ -488,7 +488,7 @@ func TestReminders(t *testing.T) {
 // of a group is stale neither resolves it early nor sends an early reminder.
 func TestReplicasShareGroupState(t *testing.T) {
 	spec := Spec{Receivers: []string{"r"}, GroupWait: dur(0), GroupInterval: dur(time.Millisecond),
-		ResolveTimeout: dur(400 * time.Millisecond), RepeatInterval: dur(time.Hour)}
+		ResolveTimeout: dur(2 * time.Second), RepeatInterval: dur(time.Hour)}
 	q := newMemQueue()
 	rec := &recorder{}
 	a := start(t, spec, q, rec, nil)
@@ -500,7 +500,7 @@ func TestReplicasShareGroupState(t *testing.T) {
 	// The group keeps firing through replica a until past b's stale
 	// resolution time.
 	for i := 2; i <= 5; i++ {
-		time.Sleep(120 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond)
 		a.router.Route(ctx, []*alert.Alert{mkAlert(fmt.Sprintf("a%d", i), "r1", "high", "eve", "ns")})
 	}
 	waitFor(t, "the resolution", func() bool {
