@@ -35,6 +35,7 @@ func impls(t *testing.T) []impl {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { f.Close() })
 			return f
 		}},
 		{"redis", func(t *testing.T, consumer string, claim time.Duration) store {
@@ -55,8 +56,13 @@ var (
 )
 
 func fileDir(t *testing.T) string {
-	d, _ := dirs.LoadOrStore(t.Name(), t.TempDir())
-	return d.(string)
+	if d, ok := dirs.Load(t.Name()); ok {
+		return d.(string)
+	}
+	d := t.TempDir()
+	dirs.Store(t.Name(), d)
+	t.Cleanup(func() { dirs.Delete(t.Name()) })
+	return d
 }
 
 func redisClient(t *testing.T) *redis.Client {
