@@ -148,25 +148,36 @@ func (e *Engine) Stats() Stats {
 // batch (see Processor) and a crash before that replays it.
 func (e *Engine) Process(ctx context.Context, matches []Match) ([]*alert.Alert, error) {
 	var out []*alert.Alert
-	level := matches
-	for depth := 0; len(level) > 0 && depth < 8; depth++ {
-		fired, err := e.step(ctx, level)
-		if err != nil {
-			return out, err
-		}
-		if depth == 0 {
-			closed, err := e.closeDue(ctx)
-			if err != nil {
-				return out, err
-			}
-			fired = append(fired, closed...)
-		}
-		for _, m := range fired {
+	fired, err := e.step(ctx, matches)
+	if err != nil {
+		return nil, err
+	}
+	closed, err := e.closeDue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	level := append(fired, closed...)
+	for depth := 0; len(level) > 0; depth++ {
+		for _, m := range level {
 			out = append(out, m.Alert)
 		}
-		level = fired
+		if depth == 8 {
+			break // chains deeper than this are cut
+		}
+		if level, err = e.step(ctx, level); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// HasPending reports whether windows wait to close (lt, lte, eq): the
+// caller then calls Process even for batches without matches, so they
+// close as event time passes.
+func (e *Engine) HasPending() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.pending) > 0
 }
 
 // op is one pending store update and what produced it.

@@ -114,6 +114,15 @@ func evaluate(c *rule.Correlation, es []entry, t int64) ([]entry, bool) {
 		}
 		win := es[i:j]
 		if holds(c, win) {
+			if c.Type == rule.TemporalOrdered {
+				// The sequence starts at the first match of the first rule.
+				for k, e := range win {
+					if e.idx == 0 {
+						win = win[k:]
+						break
+					}
+				}
+			}
 			return win, true
 		}
 	}
