@@ -24,7 +24,47 @@ import (
 // Counts above one are single-event signals of volume behaviour (many
 // secrets, many instances): grouping and correlation handle the count.
 var stratusExpected = map[string]map[string]int{
-	"aws.credential-access.ec2-get-password-data.json": {"aws-ec2-password-data-retrieved": 30}, // every attempt denied
+	// credential access
+	"aws.credential-access.ec2-get-password-data.json":                 {"aws-ec2-password-data-retrieved": 30}, // 30 instances, every attempt denied
+	"aws.credential-access.ec2-steal-instance-credentials.json":        {"aws-ssm-send-command-by-user": 1},     // the SendCommand step; the stolen role's use from outside needs correlation
+	"aws.credential-access.secretsmanager-batch-retrieve-secrets.json": {"aws-secretsmanager-batch-retrieval": 5},
+	"aws.credential-access.secretsmanager-retrieve-secrets.json":       {"aws-secretsmanager-secret-read-by-user": 20}, // single reads; the burst is for correlation
+	"aws.credential-access.ssm-retrieve-securestring-parameters.json":  {"aws-ssm-securestring-read-by-user": 5},       // 5 calls of 10 names each
+	// defense evasion
+	"aws.defense-evasion.cloudtrail-delete.json":          {"aws-cloudtrail-logging-stopped": 1},
+	"aws.defense-evasion.cloudtrail-event-selectors.json": {"aws-cloudtrail-logging-stopped": 1},
+	"aws.defense-evasion.cloudtrail-stop.json":            {"aws-cloudtrail-logging-stopped": 1},
+	"aws.defense-evasion.dns-delete-logs.json":            {"aws-route53-query-logging-deleted": 1},
+	"aws.defense-evasion.organizations-leave.json":        {"aws-organizations-leave": 1}, // the attempt is denied
+	"aws.defense-evasion.vpc-remove-flow-logs.json":       {"aws-vpc-flow-logs-deleted": 1},
+	// discovery and execution
+	"aws.discovery.ec2-download-user-data.json":       {"aws-ec2-user-data-read": 15},                // every attempt denied
+	"aws.execution.ec2-launch-unusual-instances.json": {"aws-ec2-unusual-instance-type-launched": 1}, // denied
+	"aws.execution.ec2-user-data.json":                {"aws-ec2-user-data-modified": 1},
+	"aws.execution.ssm-send-command.json":             {"aws-ssm-send-command-by-user": 1},
+	"aws.execution.ssm-start-session.json":            {"aws-ssm-session-started-by-user": 3},
+	// exfiltration and impact
+	"aws.exfiltration.ec2-security-group-open-port-22-ingress.json": {"aws-ec2-security-group-open-admin-port": 1},
+	"aws.exfiltration.ec2-share-ami.json":                           {"aws-snapshot-shared-externally": 1},
+	"aws.exfiltration.ec2-share-ebs-snapshot.json":                  {"aws-snapshot-shared-externally": 1},
+	"aws.exfiltration.rds-share-snapshot.json":                      {"aws-snapshot-shared-externally": 1},
+	"aws.impact.bedrock-invoke-model.json":                          {"aws-bedrock-model-access-enabled": 3}, // agreement, entitlement, use-case form
+	// initial access and lateral movement
+	"aws.initial-access.console-login-without-mfa.json":                {"aws-console-login-without-mfa": 1},
+	"aws.lateral-movement.ec2-instance-connect.json":                   {"aws-ec2-instance-connect-key-pushed": 3},
+	"aws.lateral-movement.ec2-serial-console-send-ssh-public-key.json": {"aws-ec2-instance-connect-key-pushed": 3, "aws-ec2-serial-console-access-enabled": 1},
+	// persistence and privilege escalation
+	"aws.persistence.iam-backdoor-role.json":                      {"aws-iam-role-trust-cross-account": 1},
+	"aws.persistence.iam-backdoor-user.json":                      {"aws-iam-credentials-for-other-user": 1},
+	"aws.persistence.iam-create-admin-user.json":                  {"aws-iam-admin-policy-attached": 1, "aws-iam-credentials-for-other-user": 1, "aws-iam-user-created": 1},
+	"aws.persistence.iam-create-backdoor-role.json":               {"aws-iam-admin-policy-attached": 1, "aws-iam-role-trust-cross-account": 1},
+	"aws.persistence.iam-create-user-login-profile.json":          {"aws-iam-credentials-for-other-user": 1},
+	"aws.persistence.lambda-backdoor-function.json":               {"aws-lambda-function-exposed": 1},
+	"aws.persistence.lambda-layer-extension.json":                 {"aws-lambda-layer-attached": 1},
+	"aws.persistence.lambda-overwrite-code.json":                  {"aws-lambda-code-updated-by-user": 1},
+	"aws.persistence.rolesanywhere-create-trust-anchor.json":      {"aws-rolesanywhere-trust-anchor-created": 1},
+	"aws.persistence.sts-federation-token.json":                   {"aws-sts-federation-token-issued": 1},
+	"aws.privilege-escalation.iam-update-user-login-profile.json": {"aws-iam-credentials-for-other-user": 1},
 }
 
 // stratusUncovered lists detonation files no rule can cover, with the
