@@ -153,7 +153,9 @@ func New(cfg Config) *Service {
 }
 
 // Log returns audit entries.
-func (s *Service) Log(ctx context.Context, q Query) ([]*Entry, error) { return s.cfg.Audit.List(ctx, q) }
+func (s *Service) Log(ctx context.Context, q Query) ([]*Entry, error) {
+	return s.cfg.Audit.List(ctx, q)
+}
 
 // Do applies req and returns its audit entry (already stored; an error
 // storing it is returned along with it). Refusals and failures are
