@@ -2,4 +2,6 @@ package lifecycle
 
 import "github.com/slack-go/slack"
 
-func slackClient(apiURL string) *slack.Client { return slack.New(slackToken, slack.OptionAPIURL(apiURL)) }
+func slackClient(apiURL string) *slack.Client {
+	return slack.New(slackToken, slack.OptionAPIURL(apiURL))
+}
