@@ -196,7 +196,7 @@ func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, err
 		return nil, nil
 	}
 	p.Correlator.Observe(b.evs)
-	if len(b.matches) == 0 {
+	if len(b.matches) == 0 && !p.Correlator.HasPending() {
 		return nil, nil
 	}
 	backoff := 50 * time.Millisecond
