@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
+	"github.com/vigia-dev/vigia/internal/resolve"
 )
 
 // TestResult is the outcome of one rule test.
@@ -62,6 +64,11 @@ func runTest(m *vm.VM, r *Rule, t Test, norms Normalizers) error {
 	}
 	if len(evs) == 0 {
 		return errors.New("event normalizes to nothing")
+	}
+	// Resolution fills entity.* as the pipeline does (from the event
+	// itself: one event teaches nothing about others).
+	if err := resolve.New(resolve.NewMemory(100), resolve.Options{}).Resolve(context.Background(), evs); err != nil {
+		return fmt.Errorf("resolving identities: %w", err)
 	}
 	matched := false
 	for _, ev := range evs {
