@@ -47,6 +47,8 @@ type Metrics interface {
 // hands the alerts to the router. It is the stage shared by `vigia run`
 // (messages from Kafka) and `vigia replay` (records from files).
 type Processor struct {
+	// Rules is the rule set at start; SetRules replaces it while running
+	// (RuleSet returns the current one).
 	Rules *rule.Set
 	// Normalizers by topic; Default is used for topics not listed.
 	Normalizers map[string]normalize.Normalizer
@@ -62,9 +64,58 @@ type Processor struct {
 	// Tracer, when set, traces each message and rule-set evaluation; nil
 	// (tracing disabled) costs nothing.
 	Tracer trace.Tracer
+	// NewNormalizers, when set, builds the normalizers a rule set needs
+	// (Raw only for the sources whose rules read it); SetRules calls it so
+	// the normalizers change with the rules.
+	NewNormalizers func(*rule.Set) (byTopic map[string]normalize.Normalizer, def normalize.Normalizer, err error)
 
+	live   atomic.Pointer[liveRules] // set by SetRules; nil: the fields above
 	evals  sync.Pool
 	counts sync.Map // kind -> *atomic.Uint64
+}
+
+// liveRules is a rule set with the normalizers built for it, swapped as one.
+type liveRules struct {
+	set         *rule.Set
+	normalizers map[string]normalize.Normalizer
+	def         normalize.Normalizer
+}
+
+// SetRules makes s the rule set of every message handled from now on;
+// messages in flight finish with the set they started with. With
+// NewNormalizers set, the normalizers are rebuilt for s first, and an
+// error there leaves the current set in place. SetRules is the one place
+// a rule set changes: state derived from the rules hooks in here.
+func (p *Processor) SetRules(s *rule.Set) error {
+	lv := &liveRules{set: s, normalizers: p.Normalizers, def: p.Default}
+	if cur := p.live.Load(); cur != nil {
+		lv.normalizers, lv.def = cur.normalizers, cur.def
+	}
+	if p.NewNormalizers != nil {
+		byTopic, def, err := p.NewNormalizers(s)
+		if err != nil {
+			return err
+		}
+		lv.normalizers, lv.def = byTopic, def
+	}
+	p.live.Store(lv)
+	return nil
+}
+
+// RuleSet returns the current rule set.
+func (p *Processor) RuleSet() *rule.Set {
+	if lv := p.live.Load(); lv != nil {
+		return lv.set
+	}
+	return p.Rules
+}
+
+// current returns the rule set and normalizers to handle one message with.
+func (p *Processor) current() liveRules {
+	if lv := p.live.Load(); lv != nil {
+		return *lv
+	}
+	return liveRules{set: p.Rules, normalizers: p.Normalizers, def: p.Default}
 }
 
 // Reasons for dead letters beyond normalize.Reason's.
@@ -74,8 +125,12 @@ const ReasonOversized = "oversized"
 // the rules. It returns the alerts, the number of events, and an error per
 // part that failed to normalize.
 func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
+	return p.process(ctx, p.RuleSet(), n, data, meta)
+}
+
+func (p *Processor) process(ctx context.Context, set *rule.Set, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
 	evs, errs := n.Normalize(data, meta)
-	alerts, _ := p.evaluate(ctx, evs)
+	alerts, _ := p.evaluate(ctx, set, evs)
 	if p.Metrics != nil {
 		for _, err := range errs {
 			p.Metrics.Failed(n.Source(), normalize.Reason(err))
@@ -87,7 +142,7 @@ func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []
 // Flush evaluates the events normalizers held back waiting for the rest of
 // a split log line, now that input ends, and routes their alerts.
 func (p *Processor) Flush(ctx context.Context) error {
-	alerts, n := p.evaluate(ctx, detect.Flush())
+	alerts, n := p.evaluate(ctx, p.RuleSet(), detect.Flush())
 	if n == 0 || len(alerts) == 0 || p.Router == nil {
 		return nil
 	}
@@ -96,11 +151,11 @@ func (p *Processor) Flush(ctx context.Context) error {
 
 // FlushAlerts is Flush for callers without a router (vigia replay).
 func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
-	return p.evaluate(ctx, detect.Flush())
+	return p.evaluate(ctx, p.RuleSet(), detect.Flush())
 }
 
 // evaluate resolves and evaluates events.
-func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.Alert, int) {
+func (p *Processor) evaluate(ctx context.Context, set *rule.Set, evs []*event.Event) ([]*alert.Alert, int) {
 	if p.Metrics != nil {
 		for i := 0; i < len(evs); {
 			j := i + 1
@@ -121,9 +176,9 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.
 			p.logFirst("resolve_error", "identity and pod resolution failed; events evaluated without resolved entities (logged once per 10,000)", "err", err)
 		}
 	}
-	e := p.evaluator()
+	e := p.evaluator(set)
 	defer p.evals.Put(e)
-	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(p.Rules.Rules))
+	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(set.Rules))
 	var alerts []*alert.Alert
 	for _, ev := range evs {
 		alerts = e.Eval(alerts, ev)
@@ -132,11 +187,12 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.
 	return alerts, len(evs)
 }
 
-func (p *Processor) evaluator() *rule.Evaluator {
-	if e, ok := p.evals.Get().(*rule.Evaluator); ok {
+func (p *Processor) evaluator(set *rule.Set) *rule.Evaluator {
+	// An evaluator of a replaced set is dropped.
+	if e, ok := p.evals.Get().(*rule.Evaluator); ok && e.Set() == set {
 		return e
 	}
-	e := p.Rules.NewEvaluator()
+	e := set.NewEvaluator()
 	e.OnError = func(r *rule.Rule, ev *event.Event, err error) {
 		p.logFirst("rule_error:"+r.ID, "rule runtime error (counted per rule in vigia_rule_errors; logged once per rule)",
 			"rule", r.ID, "file", r.File, "event", ev.ID, "err", err)
@@ -147,9 +203,10 @@ func (p *Processor) evaluator() *rule.Evaluator {
 // Handle is the source.Handler for Kafka messages: it returns nil once
 // the message's alerts were routed and its bad parts dead-lettered.
 func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
-	n := p.Normalizers[m.Topic]
+	lv := p.current()
+	n := lv.normalizers[m.Topic]
 	if n == nil {
-		n = p.Default
+		n = lv.def
 	}
 	ctx, span := telemetry.StartMessage(ctx, p.Tracer, m, n.Source())
 	defer func() { telemetry.EndSpan(span, err) }()
@@ -162,7 +219,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 		}
 		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
 	}
-	alerts, nev, errs := p.Process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
+	alerts, nev, errs := p.process(ctx, lv.set, n, m.Value, normalize.Meta{Topic: m.Topic})
 	telemetry.MessageCounts(span, nev, len(alerts))
 	if len(errs) > 0 {
 		reason := normalize.Reason(errs[0])
