@@ -156,6 +156,7 @@ func (c *Config) routingDefaults() {
 	if c.API.Listen == "" {
 		c.API.Listen = "127.0.0.1:9465"
 	}
+	c.correlationDefaults()
 }
 
 func (c *Config) validateRouting(receivers map[string]bool) []error {
@@ -253,5 +254,6 @@ func (c *Config) validateRouting(receivers map[string]bool) []error {
 	if c.Resolution.MaxEntries < 0 {
 		bad("resolution.max_entries", "must not be negative")
 	}
+	c.validateCorrelation(bad)
 	return errs
 }

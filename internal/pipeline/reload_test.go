@@ -156,15 +156,15 @@ func TestReloadInFlightUsesItsSet(t *testing.T) {
 	d.write("rule-a", `target.subresource == "exec"`)
 	router := &fakeRouter{}
 	p, r, _ := reloadSetup(t, d, router, &bytes.Buffer{})
-	old := p.RuleSet()
+	old := p.current()
 	firedRules(t, p, router, "1") // leaves an evaluator of old in the pool
 	d.write("rule-b", `target.subresource == "exec"`)
 	if err := r.Reload("test"); err != nil {
 		t.Fatal(err)
 	}
-	alerts, _ := p.evaluate(context.Background(), old, []*event.Event{{Source: event.SourceK8sAudit, Target: event.Target{Subresource: "exec"}}})
-	if len(alerts) != 1 || alerts[0].Rule.ID != "rule-a" {
-		t.Fatalf("in-flight evaluation with the old set: %v", alerts)
+	b := p.evaluate(context.Background(), old, []*event.Event{{Source: event.SourceK8sAudit, Target: event.Target{Subresource: "exec"}}})
+	if len(b.alerts) != 1 || b.alerts[0].Rule.ID != "rule-a" {
+		t.Fatalf("in-flight evaluation with the old set: %v", b.alerts)
 	}
 	if got := firedRules(t, p, router, "2"); len(got) != 1 || got[0] != "rule-b" {
 		t.Fatalf("new message: %v, want rule-b", got)

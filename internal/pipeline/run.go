@@ -24,6 +24,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/api"
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/kafkaauth"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
@@ -201,8 +202,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	dlq := source.NewDeadLetter(brokers, cfg.Kafka.DeadLetterTopic, transport, log)
 	defer dlq.Close()
 
+	// Correlation windows: in Redis when configured, shared by replicas.
+	var corrStore correlate.Store = correlate.NewMemory(cfg.Correlation.MaxGroups)
+	corrPrefix := ""
+	if rdb != nil {
+		corrStore, corrPrefix = correlate.NewRedis(rdb), cfg.Redis.KeyPrefix
+	}
+	newCorrelator := func(set *rule.Set) *correlate.Engine {
+		return correlate.New(set, corrStore, correlate.Options{
+			Lateness: cfg.Correlation.Lateness, MaxEvents: cfg.Correlation.MaxEventsPerGroup,
+			MaxValues: cfg.Correlation.MaxValuesPerGroup, Prefix: corrPrefix, Metrics: metrics, Logger: log,
+		})
+	}
+	correlator := newCorrelator(rules)
+
 	proc := &Processor{
 		Rules:           rules,
+		Correlator:      correlator,
 		Resolver:        resolvers{resolver, namespaces},
 		Router:          router,
 		DeadLetter:      dlq,
@@ -231,6 +247,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err := proc.SetRules(rules); err != nil {
 		return err
 	}
+	proc.NewCorrelator = newCorrelator // reloads rebuild the correlations too
 	if err := metrics.ObserveRules(func() telemetry.RuleStats {
 		set := proc.RuleSet()
 		return func(yield func(string, uint64, uint64, uint64)) {

@@ -18,7 +18,8 @@ type Set struct {
 	Books *runbook.Library
 
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
-	stats    []ruleStats        // parallel to Rules; Rule.pos indexes it
+	byID     map[string]*Rule
+	stats    []ruleStats // parallel to Rules; Rule.pos indexes it
 }
 
 type ruleStats struct {
@@ -32,10 +33,12 @@ type Stats struct {
 
 func (s *Set) index() {
 	s.bySource = map[string][]*Rule{}
+	s.byID = make(map[string]*Rule, len(s.Rules))
 	s.stats = make([]ruleStats, len(s.Rules))
 	for i, r := range s.Rules {
 		r.pos = i
-		if !r.Disabled {
+		s.byID[r.ID] = r
+		if !r.Disabled && r.Correlation == nil {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
 	}
@@ -49,6 +52,9 @@ func (s *Set) Stats(i int) Stats {
 
 // Rule returns the rule with the given id, or nil.
 func (s *Set) Rule(id string) *Rule {
+	if s.byID != nil {
+		return s.byID[id]
+	}
 	for _, r := range s.Rules {
 		if r.ID == id {
 			return r
