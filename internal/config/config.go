@@ -136,6 +136,11 @@ type Rules struct {
 	// RunbookRoot is the directory runbook paths are relative to.
 	// Default: the working directory.
 	RunbookRoot string `yaml:"runbook_root"`
+	// ReloadInterval is how often the rule files are checked for changes;
+	// a change (stable for one more interval) reloads the set, as SIGHUP
+	// does. A set that fails to load is logged with file and line and the
+	// running set stays. 0: reload on SIGHUP only. Default: 5s.
+	ReloadInterval *time.Duration `yaml:"reload_interval"`
 }
 
 // Receiver is one alert destination. Exactly one of the typed blocks is set.
@@ -191,6 +196,12 @@ type Telemetry struct {
 	// Listen is the address serving /metrics, /healthz and /readyz; "" or
 	// "off" disables it. Default: 127.0.0.1:9464.
 	Listen string `yaml:"listen"`
+	// TokenEnv or TokenFile holds a bearer token that /metrics then
+	// requires (Prometheus: `authorization: {credentials_file: …}`);
+	// /healthz and /readyz stay open for probes. Default: no token (bind
+	// to localhost or restrict with a NetworkPolicy).
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
 	// Tracing exports traces over OTLP. Default: off.
 	Tracing Tracing `yaml:"tracing"`
 }
@@ -256,6 +267,10 @@ func (c *Config) Defaults() {
 	}
 	if len(c.Rules.Paths) == 0 {
 		c.Rules.Paths = []string{"detections"}
+	}
+	if c.Rules.ReloadInterval == nil {
+		d := 5 * time.Second
+		c.Rules.ReloadInterval = &d
 	}
 	if c.Route.MinSeverity == "" {
 		c.Route.MinSeverity = alert.SeverityInfo

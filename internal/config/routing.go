@@ -99,8 +99,9 @@ type Redis struct {
 	PasswordFile string `yaml:"password_file"`
 	// DB is the database number. Default: 0.
 	DB int `yaml:"db"`
-	// TLS connects with TLS (system roots). Default: false.
-	TLS bool `yaml:"tls"`
+	// TLS connects with TLS: `tls: {}` verifies the server against the
+	// system roots (this replaces the former `tls: true`). Default: no TLS.
+	TLS *RedisTLS `yaml:"tls"`
 	// KeyPrefix prefixes every key, so several Vigia deployments can share
 	// one Redis. Default: "vigia:".
 	KeyPrefix string `yaml:"key_prefix"`
@@ -246,6 +247,9 @@ func (c *Config) validateRouting(receivers map[string]bool) []error {
 		}
 		if r.PasswordEnv != "" && r.PasswordFile != "" {
 			bad("redis.password_env", "set one of password_env and password_file")
+		}
+		if t := r.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+			bad("redis.tls.cert_file", "cert_file and key_file go together")
 		}
 	}
 	if c.Delivery.ClaimTimeout < 0 {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -68,8 +67,8 @@ func redisClient(ctx context.Context, r *config.Redis) (*redis.Client, error) {
 		return nil, fmt.Errorf("redis password: %w", err)
 	}
 	opts := &redis.Options{Addr: r.Addr, Username: r.Username, Password: password, DB: r.DB}
-	if r.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.TLSConfig, err = redisTLS(r.TLS); err != nil {
+		return nil, err
 	}
 	c := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -49,6 +49,8 @@ type Metrics interface {
 // hands the alerts to the router. It is the stage shared by `vigia run`
 // (messages from Kafka) and `vigia replay` (records from files).
 type Processor struct {
+	// Rules is the rule set at start; SetRules replaces it while running
+	// (RuleSet returns the current one).
 	Rules *rule.Set
 	// Normalizers by topic; Default is used for topics not listed.
 	Normalizers map[string]normalize.Normalizer
@@ -66,9 +68,67 @@ type Processor struct {
 	// Tracer, when set, traces each message and rule-set evaluation; nil
 	// (tracing disabled) costs nothing.
 	Tracer trace.Tracer
+	// NewNormalizers, when set, builds the normalizers a rule set needs
+	// (Raw only for the sources whose rules read it); SetRules calls it so
+	// the normalizers change with the rules.
+	NewNormalizers func(*rule.Set) (byTopic map[string]normalize.Normalizer, def normalize.Normalizer, err error)
+	// NewCorrelator, when set, builds the correlation engine of a rule set;
+	// SetRules calls it so correlations change with the rules. Without it
+	// the Correlator stays.
+	NewCorrelator func(*rule.Set) *correlate.Engine
 
+	live   atomic.Pointer[liveRules] // set by SetRules; nil: the fields above
 	evals  sync.Pool
 	counts sync.Map // kind -> *atomic.Uint64
+}
+
+// liveRules is a rule set with the normalizers and correlation engine
+// built for it, swapped as one.
+type liveRules struct {
+	set         *rule.Set
+	normalizers map[string]normalize.Normalizer
+	def         normalize.Normalizer
+	corr        *correlate.Engine
+}
+
+// SetRules makes s the rule set of every message handled from now on;
+// messages in flight finish with the set they started with. With
+// NewNormalizers (NewCorrelator) set, the normalizers (the correlation
+// engine) are rebuilt for s first, and an error there leaves the current
+// set in place. SetRules is the one place a rule set changes: state
+// derived from the rules hooks in here.
+func (p *Processor) SetRules(s *rule.Set) error {
+	lv := p.current()
+	lv.set = s
+	if p.NewNormalizers != nil {
+		byTopic, def, err := p.NewNormalizers(s)
+		if err != nil {
+			return err
+		}
+		lv.normalizers, lv.def = byTopic, def
+	}
+	if p.NewCorrelator != nil {
+		lv.corr = p.NewCorrelator(s)
+	}
+	p.live.Store(&lv)
+	return nil
+}
+
+// RuleSet returns the current rule set.
+func (p *Processor) RuleSet() *rule.Set {
+	if lv := p.live.Load(); lv != nil {
+		return lv.set
+	}
+	return p.Rules
+}
+
+// current returns the rule set, normalizers and correlation engine to
+// handle one message with.
+func (p *Processor) current() liveRules {
+	if lv := p.live.Load(); lv != nil {
+		return *lv
+	}
+	return liveRules{set: p.Rules, normalizers: p.Normalizers, def: p.Default, corr: p.Correlator}
 }
 
 // Reasons for dead letters beyond normalize.Reason's.
@@ -78,7 +138,7 @@ const ReasonOversized = "oversized"
 // the rules and correlations. It returns the alerts, the number of events,
 // and an error per part that failed to normalize.
 func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
-	b := p.process(ctx, n, data, meta)
+	b := p.process(ctx, p.current(), n, data, meta)
 	alerts := b.alerts
 	if corr, err := p.correlate(ctx, b); err == nil {
 		alerts = append(alerts, corr...)
@@ -89,6 +149,7 @@ func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []
 // batch is what one message's events gave: single-event alerts to route
 // (signal-only rules left out) and the matches correlations are fed.
 type batch struct {
+	lv      liveRules // what the message was evaluated with
 	alerts  []*alert.Alert
 	matches []correlate.Match
 	evs     []*event.Event
@@ -96,9 +157,9 @@ type batch struct {
 	errs    []error
 }
 
-func (p *Processor) process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) batch {
+func (p *Processor) process(ctx context.Context, lv liveRules, n normalize.Normalizer, data []byte, meta normalize.Meta) batch {
 	evs, errs := n.Normalize(data, meta)
-	b := p.evaluate(ctx, evs)
+	b := p.evaluate(ctx, lv, evs)
 	b.errs = errs
 	if p.Metrics != nil {
 		for _, err := range errs {
@@ -120,7 +181,7 @@ func (p *Processor) Flush(ctx context.Context) error {
 
 // FlushAlerts is Flush for callers without a router (vigia replay).
 func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
-	b := p.evaluate(ctx, detect.Flush())
+	b := p.evaluate(ctx, p.current(), detect.Flush())
 	alerts := b.alerts
 	if corr, err := p.correlate(ctx, b); err == nil {
 		alerts = append(alerts, corr...)
@@ -129,7 +190,7 @@ func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
 }
 
 // evaluate resolves and evaluates events.
-func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) batch {
+func (p *Processor) evaluate(ctx context.Context, lv liveRules, evs []*event.Event) batch {
 	if p.Metrics != nil {
 		for i := 0; i < len(evs); {
 			j := i + 1
@@ -141,7 +202,7 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) batch {
 		}
 	}
 	if len(evs) == 0 {
-		return batch{}
+		return batch{lv: lv}
 	}
 	if p.Resolver != nil {
 		if err := p.Resolver.Resolve(ctx, evs); err != nil {
@@ -150,12 +211,13 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) batch {
 			p.logFirst("resolve_error", "identity and pod resolution failed; events evaluated without resolved entities (logged once per 10,000)", "err", err)
 		}
 	}
-	e := p.evaluator()
+	set := lv.set
+	e := p.evaluator(set)
 	defer p.evals.Put(e)
-	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(p.Rules.Rules))
-	b := batch{evs: evs, events: len(evs)}
+	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(set.Rules))
+	b := batch{lv: lv, evs: evs, events: len(evs)}
 	var alerts []*alert.Alert
-	corr := p.Correlator != nil && p.Correlator.Active()
+	corr := lv.corr != nil && lv.corr.Active()
 	for _, ev := range evs {
 		n0 := len(alerts)
 		alerts = e.Eval(alerts, ev)
@@ -163,22 +225,22 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) batch {
 			continue
 		}
 		for _, a := range alerts[n0:] {
-			if r := p.Rules.Rule(a.Rule.ID); r != nil && p.Correlator.Referenced(r.ID) {
+			if r := set.Rule(a.Rule.ID); r != nil && lv.corr.Referenced(r.ID) {
 				b.matches = append(b.matches, correlate.Match{Rule: r, Alert: a, Event: ev})
 			}
 		}
 	}
-	b.alerts = p.routable(alerts)
+	b.alerts = routable(set, alerts)
 	telemetry.EndRules(span, len(b.alerts))
 	return b
 }
 
 // routable leaves out the alerts of signal-only rules: they feed
 // correlations and alert nobody.
-func (p *Processor) routable(alerts []*alert.Alert) []*alert.Alert {
+func routable(set *rule.Set, alerts []*alert.Alert) []*alert.Alert {
 	out := alerts[:0]
 	for _, a := range alerts {
-		if r := p.Rules.Rule(a.Rule.ID); r != nil && r.SignalOnly {
+		if r := set.Rule(a.Rule.ID); r != nil && r.SignalOnly {
 			continue
 		}
 		out = append(out, a)
@@ -188,19 +250,20 @@ func (p *Processor) routable(alerts []*alert.Alert) []*alert.Alert {
 
 // correlateOnce is correlate without retries.
 func (p *Processor) correlateOnce(ctx context.Context, b batch) ([]*alert.Alert, error) {
-	if p.Correlator == nil || !p.Correlator.Active() {
+	c := b.lv.corr
+	if c == nil || !c.Active() {
 		return nil, nil
 	}
-	p.Correlator.Observe(b.evs)
-	if len(b.matches) == 0 && !p.Correlator.HasPending() {
+	c.Observe(b.evs)
+	if len(b.matches) == 0 && !c.HasPending() {
 		return nil, nil
 	}
-	out, err := p.Correlator.Process(ctx, b.matches)
+	out, err := c.Process(ctx, b.matches)
 	if err != nil {
 		p.logFirst("correlation_error", "correlation store failed; retrying (counted in vigia_correlation_errors_total; logged once per 10,000)", "err", err)
 		return nil, err
 	}
-	return p.routable(out), nil
+	return routable(b.lv.set, out), nil
 }
 
 // correlate feeds a batch's matches to the correlations. A store failure
@@ -224,11 +287,12 @@ func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, err
 	}
 }
 
-func (p *Processor) evaluator() *rule.Evaluator {
-	if e, ok := p.evals.Get().(*rule.Evaluator); ok {
+func (p *Processor) evaluator(set *rule.Set) *rule.Evaluator {
+	// An evaluator of a replaced set is dropped.
+	if e, ok := p.evals.Get().(*rule.Evaluator); ok && e.Set() == set {
 		return e
 	}
-	e := p.Rules.NewEvaluator()
+	e := set.NewEvaluator()
 	e.OnError = func(r *rule.Rule, ev *event.Event, err error) {
 		p.logFirst("rule_error:"+r.ID, "rule runtime error (counted per rule in vigia_rule_errors; logged once per rule)",
 			"rule", r.ID, "file", r.File, "event", ev.ID, "err", err)
@@ -239,9 +303,10 @@ func (p *Processor) evaluator() *rule.Evaluator {
 // Handle is the source.Handler for Kafka messages: it returns nil once
 // the message's alerts were routed and its bad parts dead-lettered.
 func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
-	n := p.Normalizers[m.Topic]
+	lv := p.current()
+	n := lv.normalizers[m.Topic]
 	if n == nil {
-		n = p.Default
+		n = lv.def
 	}
 	ctx, span := telemetry.StartMessage(ctx, p.Tracer, m, n.Source())
 	defer func() { telemetry.EndSpan(span, err) }()
@@ -254,7 +319,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 		}
 		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
 	}
-	b := p.process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
+	b := p.process(ctx, lv, n, m.Value, normalize.Meta{Topic: m.Topic})
 	if len(b.errs) > 0 {
 		reason := normalize.Reason(b.errs[0])
 		if err := p.deadLetter(ctx, m, reason, errors.Join(b.errs...).Error()); err != nil {

@@ -43,6 +43,13 @@ const (
 // subtests end.
 func Start(t testing.TB) (addr string) {
 	t.Helper()
+	return StartArgs(t)
+}
+
+// StartArgs is Start with extra redis-server arguments (a TLS port, ACL
+// users). The plain port must still answer an unauthenticated PING.
+func StartArgs(t testing.TB, args ...string) (addr string) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv(RequireEnv) != "" {
@@ -54,7 +61,7 @@ func Start(t testing.TB) (addr string) {
 	}
 	var errs []error
 	for range attempts {
-		addr, err := start(t, bin)
+		addr, err := start(t, bin, args)
 		if err == nil {
 			return addr
 		}
@@ -65,7 +72,7 @@ func Start(t testing.TB) (addr string) {
 }
 
 // start makes one attempt on a port that was free a moment ago.
-func start(t testing.TB, bin string) (string, error) {
+func start(t testing.TB, bin string, args []string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
@@ -78,7 +85,7 @@ func start(t testing.TB, bin string) (string, error) {
 	}
 	defer logFile.Close()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -86,7 +93,7 @@ func start(t testing.TB, bin string) (string, error) {
 		"--dir", dir,
 		"--daemonize", "no",
 		"--logfile", "",
-	)
+	}, args...)...)
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -94,7 +101,7 @@ func start(t testing.TB, bin string) (string, error) {
 		return "", fmt.Errorf("starting %s: %w", bin, err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- cmd.Wait(); close(exited) }() // closed after, so waitReady and stop can both see the exit
 
 	if err := waitReady(addr, exited); err != nil {
 		stop(cmd, exited)
@@ -103,6 +110,10 @@ func start(t testing.TB, bin string) (string, error) {
 	t.Cleanup(func() { stop(cmd, exited) })
 	return addr, nil
 }
+
+// FreePort returns a loopback port that was free a moment ago (for a
+// second listener given through StartArgs).
+func FreePort() (int, error) { return freePort() }
 
 // freePort asks the kernel for a free loopback port. Another process may
 // take it before redis-server binds it; Start then tries again.

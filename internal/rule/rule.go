@@ -105,9 +105,13 @@ func exprOptions() []expr.Option {
 		expr.Function("inCIDR", inCIDR, new(func(string, ...string) bool)),
 		// MaxNodes bounds a condition's size, so a pathological rule
 		// fails at load instead of slowing every event.
-		expr.MaxNodes(10000),
+		expr.MaxNodes(MaxNodes),
 	}
 }
+
+// MaxNodes bounds the size of a condition or summary placeholder (expr
+// AST nodes).
+const MaxNodes = 10000
 
 func inCIDR(params ...any) (any, error) {
 	ip, err := netip.ParseAddr(params[0].(string))

@@ -73,8 +73,24 @@ type Evaluator struct {
 	OnError func(r *Rule, ev *event.Event, err error)
 }
 
+// MemoryBudget bounds what one rule evaluation may allocate, in expr's
+// units (roughly one per element of a range, array, map, sorted list or
+// repeated string). A condition that needs more — map(1..1000000, …),
+// nested loops over ranges — fails with "memory budget exceeded", is
+// counted as an error of that rule, and the other rules still run.
+// Together with the node limit at compile time (MaxNodes) it keeps one
+// pathological rule from stalling the pipeline.
+const MemoryBudget = 1_000_000
+
 // NewEvaluator returns an evaluator over s.
-func (s *Set) NewEvaluator() *Evaluator { return &Evaluator{set: s} }
+func (s *Set) NewEvaluator() *Evaluator {
+	e := &Evaluator{set: s}
+	e.vm.MemoryBudget = MemoryBudget
+	return e
+}
+
+// Set returns the rule set e evaluates.
+func (e *Evaluator) Set() *Set { return e.set }
 
 // Eval evaluates every enabled rule for ev's source and returns an alert
 // per match, appended to dst.
