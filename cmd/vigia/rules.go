@@ -16,8 +16,10 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 	sub := args[0]
 	fs := flag.NewFlagSet("vigia rules "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var paths stringList
-	fs.Var(&paths, "rules", "rule files or directories (repeatable). Default: detections")
+	var paths, enable, disable stringList
+	fs.Var(&paths, "rules", "rule and tuning files or directories (repeatable; later ones override earlier ones' lists and macros). Default: detections")
+	fs.Var(&enable, "enable", "enable rules by id or tag (repeatable)")
+	fs.Var(&disable, "disable", "disable rules by id or tag (repeatable)")
 	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	verbose := fs.Bool("v", false, "test: print every test, not just failures")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -28,7 +30,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 	}
 	switch sub {
 	case "lint":
-		set, err := rule.Load(paths, rule.Options{Root: *root, Strict: true})
+		set, err := rule.Load(paths, rule.Options{Root: *root, Strict: true, Enable: enable, Disable: disable})
 		var les rule.LoadErrors
 		if errors.As(err, &les) {
 			for _, e := range les {
@@ -43,7 +45,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d rules ok\n", len(set.Rules))
 		return nil
 	case "test":
-		set, err := rule.Load(paths, rule.Options{Root: *root})
+		set, err := rule.Load(paths, rule.Options{Root: *root, Enable: enable, Disable: disable})
 		var les rule.LoadErrors
 		if errors.As(err, &les) {
 			for _, e := range les {

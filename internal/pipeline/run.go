@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer tracing.Shutdown(context.Background())
 
 	// Rules: compiled once; a broken rule stops the start with file and line.
-	rules, err := rule.Load(cfg.Rules.Paths, rule.Options{Root: cfg.Rules.RunbookRoot})
+	rules, err := rule.Load(cfg.Rules.Paths, rule.Options{Root: cfg.Rules.RunbookRoot, Enable: cfg.Rules.Enable, Disable: cfg.Rules.Disable})
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}

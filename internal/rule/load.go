@@ -66,6 +66,9 @@ type Options struct {
 	// Strict makes quality problems errors: missing runbook sections,
 	// fewer than one positive and one negative test, unknown ATT&CK tags.
 	Strict bool
+	// Enable and Disable select rules by id or tag, after the tuning
+	// files' own enable: and disable: (see tuning.go for precedence).
+	Enable, Disable []string
 }
 
 // fileRule is the YAML shape of a rule.
@@ -82,6 +85,8 @@ type fileRule struct {
 	FalsePositives string     `yaml:"false_positives"`
 	Disabled       bool       `yaml:"disabled"`
 	Tests          []fileTest `yaml:"tests"`
+
+	Exceptions []fileException `yaml:"exceptions"`
 }
 
 type fileTest struct {
@@ -101,8 +106,10 @@ func Load(paths []string, opts Options) (*Set, error) {
 	if opts.Root == "" {
 		opts.Root = "."
 	}
-	var files []string
-	for _, p := range paths {
+	// Files in path order, each path's in lexical order: a later path's
+	// tuning files override an earlier one's.
+	var files []srcFile
+	for from, p := range paths {
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -114,7 +121,7 @@ func Load(paths []string, opts Options) (*Set, error) {
 				return nil
 			}
 			if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
-				files = append(files, path)
+				files = append(files, srcFile{path: path, from: from})
 			}
 			return nil
 		})
@@ -122,18 +129,24 @@ func Load(paths []string, opts Options) (*Set, error) {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
 	}
-	slices.Sort(files)
 
 	set := &Set{Books: runbook.NewLibrary()}
 	var errs LoadErrors
+	for i, f := range files {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			errs = append(errs, &LoadError{File: f.path, Err: err})
+		}
+		files[i].data = data
+	}
+	tn, terrs := loadTuning(files)
+	errs = append(errs, terrs...)
 	seen := map[string]*Rule{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, &LoadError{File: f, Err: err})
+		if f.data == nil {
 			continue
 		}
-		rules, ferrs := parseFile(f, data)
+		rules, ferrs := parseFile(f.path, f.data, tn)
 		errs = append(errs, ferrs...)
 		for _, r := range rules {
 			if prev, ok := seen[r.ID]; ok {
@@ -148,6 +161,7 @@ func Load(paths []string, opts Options) (*Set, error) {
 			set.Rules = append(set.Rules, r)
 		}
 	}
+	errs = append(errs, tn.apply(set.Rules, seen, opts)...)
 	if len(errs) > 0 {
 		return set, errs
 	}
@@ -159,7 +173,8 @@ func Load(paths []string, opts Options) (*Set, error) {
 }
 
 // parseFile decodes every YAML document of a rule file.
-func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
+// Tuning documents are skipped; tn's lists and macros are in scope.
+func parseFile(path string, data []byte, tn *tuning) ([]*Rule, LoadErrors) {
 	var rules []*Rule
 	var errs LoadErrors
 	strict := yaml.NewDecoder(bytes.NewReader(data))
@@ -172,6 +187,11 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 				errs = append(errs, &LoadError{File: path, Line: yamlErrLine(err), Err: err})
 			}
 			break
+		}
+		if isTuningDoc(&doc) {
+			var skip yaml.Node
+			strict.Decode(&skip)
+			continue
 		}
 		var fr fileRule
 		if err := strict.Decode(&fr); err != nil {
@@ -188,8 +208,9 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 			FalsePositives: strings.TrimSpace(fr.FalsePositives), Disabled: fr.Disabled,
 			File: path, Line: root.Line,
 		}
+		r.Exceptions = exceptionsOf(path, valueNode(root, "exceptions"), fr.Exceptions, root.Line)
 		lineOf := func(field string) int { return keyLine(root, field, root.Line) }
-		if err := r.compile(); err != nil {
+		if err := r.compile(tn); err != nil {
 			field, line := "condition", lineOf("condition")
 			if strings.HasPrefix(err.Error(), "summary") {
 				field, line = "summary", lineOf("summary")

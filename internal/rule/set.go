@@ -22,12 +22,15 @@ type Set struct {
 }
 
 type ruleStats struct {
-	evals, matches, errors atomic.Uint64
+	evals, matches, errors, suppressed atomic.Uint64
 }
 
 // Stats are a rule's counters since load.
 type Stats struct {
 	Evaluations, Matches, Errors uint64
+	// Suppressed counts conditions that matched but an exception
+	// suppressed; they are not in Matches.
+	Suppressed uint64
 }
 
 func (s *Set) index() {
@@ -44,7 +47,7 @@ func (s *Set) index() {
 // Stats returns the counters of rule i of s.Rules.
 func (s *Set) Stats(i int) Stats {
 	st := &s.stats[i]
-	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load()}
+	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load(), Suppressed: st.suppressed.Load()}
 }
 
 // Rule returns the rule with the given id, or nil.
@@ -99,6 +102,10 @@ func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
 		return false, err
 	}
 	if b, _ := out.(bool); b {
+		if r.suppressedBy(&e.vm, ev) != nil {
+			st.suppressed.Add(1)
+			return false, nil
+		}
 		st.matches.Add(1)
 		return true, nil
 	}
