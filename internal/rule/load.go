@@ -336,6 +336,7 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 		if !hasTechnique {
 			add("tags", "at least one ATT&CK technique (attack.t1234) is required")
 		}
+		errs = append(errs, lintMetadata(r)...)
 		pos, neg := 0, 0
 		for _, t := range r.Tests {
 			if t.Match {
