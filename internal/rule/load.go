@@ -162,6 +162,7 @@ func Load(paths []string, opts Options) (*Set, error) {
 		}
 	}
 	errs = append(errs, tn.apply(set.Rules, seen, opts)...)
+	set.tuning = tn
 	if len(errs) > 0 {
 		return set, errs
 	}

@@ -17,6 +17,7 @@ type Set struct {
 	// Books holds the runbooks the rules reference.
 	Books *runbook.Library
 
+	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
 	stats    []ruleStats        // parallel to Rules; Rule.pos indexes it
 }
@@ -48,6 +49,15 @@ func (s *Set) index() {
 func (s *Set) Stats(i int) Stats {
 	st := &s.stats[i]
 	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load(), Suppressed: st.suppressed.Load()}
+}
+
+// List returns the items of a named list after every tuning file, and
+// whether it is defined.
+func (s *Set) List(name string) ([]any, bool) {
+	if s.tuning == nil || s.tuning.lists[name] == nil {
+		return nil, false
+	}
+	return s.tuning.lists[name].items, true
 }
 
 // Rule returns the rule with the given id, or nil.
