@@ -124,6 +124,7 @@ func TestFailingRuleTestIsReported(t *testing.T) {
 func FuzzLoadRule(f *testing.F) {
 	f.Add([]byte("id: a\ntitle: t\ndescription: d\nseverity: low\ncondition: \"true\"\nrunbook: testdata/runbooks/rb.md\n"))
 	f.Add([]byte("id: [\ncondition: {{"))
+	f.Add([]byte("lists:\n  ns: [a, 1]\n  x: {append: [b]}\nmacros:\n  m: target.namespace in ns\n  n: m || n\n---\nid: a\ntitle: t\ndescription: d\nseverity: low\ncondition: m\nrunbook: r.md\nexceptions:\n  - {name: e, fields: [actor.name, target.namespace], comps: [=, in], values: [[x, ns], [y, [a]]]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tn, _ := loadTuning([]srcFile{{path: "fuzz.yaml", data: data}})
 		rules, _ := parseFile("fuzz.yaml", data, tn)
