@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/rule"
 )
 
@@ -66,7 +67,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		passed, failed := 0, 0
-		for _, res := range set.RunTests(nil) {
+		for _, res := range append(set.RunTests(nil), correlate.RunTests(set)...) {
 			if res.Err != nil {
 				failed++
 				fmt.Fprintf(stdout, "FAIL %s:%d %s: %s: %v\n", res.Rule.File, res.Test.Line, res.Rule.ID, res.Test.Name, res.Err)

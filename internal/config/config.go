@@ -56,6 +56,8 @@ type Config struct {
 	Delivery Delivery `yaml:"delivery"`
 	// Resolution tunes identity and pod resolution.
 	Resolution Resolution `yaml:"resolution"`
+	// Correlation tunes the correlation windows.
+	Correlation Correlation `yaml:"correlation"`
 	// API serves silences and delivery dead letters to the CLI.
 	API       API       `yaml:"api"`
 	Telemetry Telemetry `yaml:"telemetry"`

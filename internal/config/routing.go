@@ -155,6 +155,7 @@ func (c *Config) routingDefaults() {
 	if c.API.Listen == "" {
 		c.API.Listen = "127.0.0.1:9465"
 	}
+	c.correlationDefaults()
 }
 
 func (c *Config) validateRouting(receivers map[string]bool) []error {
@@ -249,5 +250,6 @@ func (c *Config) validateRouting(receivers map[string]bool) []error {
 	if c.Resolution.MaxEntries < 0 {
 		bad("resolution.max_entries", "must not be negative")
 	}
+	c.validateCorrelation(bad)
 	return errs
 }

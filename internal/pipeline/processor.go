@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
@@ -52,7 +54,9 @@ type Processor struct {
 	Normalizers map[string]normalize.Normalizer
 	Default     normalize.Normalizer
 	// Resolver, when set, resolves identities and pods before the rules run.
-	Resolver   Resolver
+	Resolver Resolver
+	// Correlator, when set, feeds rule matches to the correlation rules.
+	Correlator *correlate.Engine
 	Router     Router
 	DeadLetter DeadLetterWriter
 	Metrics    Metrics
@@ -71,23 +75,43 @@ type Processor struct {
 const ReasonOversized = "oversized"
 
 // Process normalizes data, resolves identities and pods, and evaluates
-// the rules. It returns the alerts, the number of events, and an error per
-// part that failed to normalize.
+// the rules and correlations. It returns the alerts, the number of events,
+// and an error per part that failed to normalize.
 func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
+	b := p.process(ctx, n, data, meta)
+	alerts := b.alerts
+	if corr, err := p.correlate(ctx, b); err == nil {
+		alerts = append(alerts, corr...)
+	}
+	return alerts, b.events, b.errs
+}
+
+// batch is what one message's events gave: single-event alerts to route
+// (signal-only rules left out) and the matches correlations are fed.
+type batch struct {
+	alerts  []*alert.Alert
+	matches []correlate.Match
+	evs     []*event.Event
+	events  int
+	errs    []error
+}
+
+func (p *Processor) process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) batch {
 	evs, errs := n.Normalize(data, meta)
-	alerts, _ := p.evaluate(ctx, evs)
+	b := p.evaluate(ctx, evs)
+	b.errs = errs
 	if p.Metrics != nil {
 		for _, err := range errs {
 			p.Metrics.Failed(n.Source(), normalize.Reason(err))
 		}
 	}
-	return alerts, len(evs), errs
+	return b
 }
 
 // Flush evaluates the events normalizers held back waiting for the rest of
 // a split log line, now that input ends, and routes their alerts.
 func (p *Processor) Flush(ctx context.Context) error {
-	alerts, n := p.evaluate(ctx, detect.Flush())
+	alerts, n := p.FlushAlerts(ctx)
 	if n == 0 || len(alerts) == 0 || p.Router == nil {
 		return nil
 	}
@@ -96,11 +120,16 @@ func (p *Processor) Flush(ctx context.Context) error {
 
 // FlushAlerts is Flush for callers without a router (vigia replay).
 func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
-	return p.evaluate(ctx, detect.Flush())
+	b := p.evaluate(ctx, detect.Flush())
+	alerts := b.alerts
+	if corr, err := p.correlate(ctx, b); err == nil {
+		alerts = append(alerts, corr...)
+	}
+	return alerts, b.events
 }
 
 // evaluate resolves and evaluates events.
-func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.Alert, int) {
+func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) batch {
 	if p.Metrics != nil {
 		for i := 0; i < len(evs); {
 			j := i + 1
@@ -112,7 +141,7 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.
 		}
 	}
 	if len(evs) == 0 {
-		return nil, 0
+		return batch{}
 	}
 	if p.Resolver != nil {
 		if err := p.Resolver.Resolve(ctx, evs); err != nil {
@@ -124,12 +153,66 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.
 	e := p.evaluator()
 	defer p.evals.Put(e)
 	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(p.Rules.Rules))
+	b := batch{evs: evs, events: len(evs)}
 	var alerts []*alert.Alert
+	corr := p.Correlator != nil && p.Correlator.Active()
 	for _, ev := range evs {
+		n0 := len(alerts)
 		alerts = e.Eval(alerts, ev)
+		if !corr {
+			continue
+		}
+		for _, a := range alerts[n0:] {
+			if r := p.Rules.Rule(a.Rule.ID); r != nil && p.Correlator.Referenced(r.ID) {
+				b.matches = append(b.matches, correlate.Match{Rule: r, Alert: a, Event: ev})
+			}
+		}
 	}
-	telemetry.EndRules(span, len(alerts))
-	return alerts, len(evs)
+	b.alerts = p.routable(alerts)
+	telemetry.EndRules(span, len(b.alerts))
+	return b
+}
+
+// routable leaves out the alerts of signal-only rules: they feed
+// correlations and alert nobody.
+func (p *Processor) routable(alerts []*alert.Alert) []*alert.Alert {
+	out := alerts[:0]
+	for _, a := range alerts {
+		if r := p.Rules.Rule(a.Rule.ID); r != nil && r.SignalOnly {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// correlate feeds a batch's matches to the correlations. A store failure
+// (Redis down) is retried with backoff until it succeeds or ctx ends:
+// window updates are idempotent, so nothing is counted twice, and the
+// message is not committed until its correlations are done, so nothing is
+// lost. Errors are counted in vigia_correlation_errors_total.
+func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, error) {
+	if p.Correlator == nil || !p.Correlator.Active() {
+		return nil, nil
+	}
+	p.Correlator.Observe(b.evs)
+	if len(b.matches) == 0 && !p.Correlator.HasPending() {
+		return nil, nil
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		out, err := p.Correlator.Process(ctx, b.matches)
+		if err == nil {
+			return p.routable(out), nil
+		}
+		p.logFirst("correlation_error", "correlation store failed; retrying (counted in vigia_correlation_errors_total; logged once per 10,000)", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("correlations not evaluated: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
 
 func (p *Processor) evaluator() *rule.Evaluator {
@@ -162,18 +245,29 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 		}
 		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
 	}
-	alerts, nev, errs := p.Process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
-	telemetry.MessageCounts(span, nev, len(alerts))
-	if len(errs) > 0 {
-		reason := normalize.Reason(errs[0])
-		if err := p.deadLetter(ctx, m, reason, errors.Join(errs...).Error()); err != nil {
+	b := p.process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
+	if len(b.errs) > 0 {
+		reason := normalize.Reason(b.errs[0])
+		if err := p.deadLetter(ctx, m, reason, errors.Join(b.errs...).Error()); err != nil {
 			return err
 		}
 	}
-	if len(alerts) == 0 {
+	// Single-event alerts go out first: a correlation store outage must
+	// not hold them back.
+	if len(b.alerts) > 0 {
+		if err := p.Router.Route(ctx, b.alerts); err != nil {
+			return err
+		}
+	}
+	corr, err := p.correlate(ctx, b)
+	telemetry.MessageCounts(span, b.events, len(b.alerts)+len(corr))
+	if err != nil {
+		return err
+	}
+	if len(corr) == 0 {
 		return nil
 	}
-	return p.Router.Route(ctx, alerts)
+	return p.Router.Route(ctx, corr)
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m kafka.Message, reason, detail string) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/api"
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/kafkaauth"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
@@ -197,8 +198,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	dlq := source.NewDeadLetter(brokers, cfg.Kafka.DeadLetterTopic, transport, log)
 	defer dlq.Close()
 
+	// Correlation windows: in Redis when configured, shared by replicas.
+	var corrStore correlate.Store = correlate.NewMemory(cfg.Correlation.MaxGroups)
+	corrPrefix := ""
+	if rdb != nil {
+		corrStore, corrPrefix = correlate.NewRedis(rdb), cfg.Redis.KeyPrefix
+	}
+	correlator := correlate.New(rules, corrStore, correlate.Options{
+		Lateness: cfg.Correlation.Lateness, MaxEvents: cfg.Correlation.MaxEventsPerGroup,
+		MaxValues: cfg.Correlation.MaxValuesPerGroup, Prefix: corrPrefix, Metrics: metrics, Logger: log,
+	})
+
 	proc := &Processor{
 		Rules:           rules,
+		Correlator:      correlator,
 		Normalizers:     map[string]normalize.Normalizer{},
 		Resolver:        resolvers{resolver, namespaces},
 		Router:          router,

@@ -18,6 +18,9 @@ var CoverageSources = append(slices.Clone(event.Sources), "correlation")
 
 // coverageSource is the coverage column a rule counts under.
 func coverageSource(r *Rule) string {
+	if r.Correlation != nil {
+		return "correlation"
+	}
 	if r.Source == "" {
 		return "any"
 	}

@@ -73,18 +73,21 @@ type Options struct {
 
 // fileRule is the YAML shape of a rule.
 type fileRule struct {
-	ID             string     `yaml:"id"`
-	Title          string     `yaml:"title"`
-	Description    string     `yaml:"description"`
-	Severity       string     `yaml:"severity"`
-	Tags           []string   `yaml:"tags"`
-	Source         string     `yaml:"source"`
-	Condition      string     `yaml:"condition"`
-	Summary        string     `yaml:"summary"`
-	Runbook        string     `yaml:"runbook"`
-	FalsePositives string     `yaml:"false_positives"`
-	Disabled       bool       `yaml:"disabled"`
-	Tests          []fileTest `yaml:"tests"`
+	ID             string   `yaml:"id"`
+	Title          string   `yaml:"title"`
+	Description    string   `yaml:"description"`
+	Severity       string   `yaml:"severity"`
+	Tags           []string `yaml:"tags"`
+	Source         string   `yaml:"source"`
+	Condition      string   `yaml:"condition"`
+	Summary        string   `yaml:"summary"`
+	Runbook        string   `yaml:"runbook"`
+	FalsePositives string   `yaml:"false_positives"`
+	Disabled       bool     `yaml:"disabled"`
+	SignalOnly     bool     `yaml:"signal_only"`
+	// Correlation makes the rule a correlation rule (see correlation.go).
+	Correlation *fileCorrelation `yaml:"correlation"`
+	Tests       []fileTest       `yaml:"tests"`
 
 	Exceptions []fileException `yaml:"exceptions"`
 }
@@ -94,6 +97,8 @@ type fileTest struct {
 	Match *bool     `yaml:"match"`
 	Event yaml.Node `yaml:"event"`
 	File  string    `yaml:"file"`
+	// Events is a correlation rule's test: messages in order.
+	Events []yaml.Node `yaml:"events"`
 }
 
 // Load reads every *.yaml and *.yml file under the given paths (files or
@@ -169,6 +174,9 @@ func Load(paths []string, opts Options) (*Set, error) {
 	if len(set.Rules) == 0 {
 		return set, fmt.Errorf("rules: no rules found in %s", strings.Join(paths, ", "))
 	}
+	if errs := linkCorrelations(set.Rules); len(errs) > 0 {
+		return set, errs
+	}
 	set.index()
 	return set, nil
 }
@@ -206,11 +214,23 @@ func parseFile(path string, data []byte, tn *tuning) ([]*Rule, LoadErrors) {
 		r := &Rule{
 			ID: fr.ID, Title: fr.Title, Description: strings.TrimSpace(fr.Description), Severity: fr.Severity,
 			Tags: fr.Tags, Source: fr.Source, Condition: fr.Condition, Summary: fr.Summary, Runbook: fr.Runbook,
-			FalsePositives: strings.TrimSpace(fr.FalsePositives), Disabled: fr.Disabled,
+			FalsePositives: strings.TrimSpace(fr.FalsePositives), Disabled: fr.Disabled, SignalOnly: fr.SignalOnly,
 			File: path, Line: root.Line,
 		}
 		r.Exceptions = exceptionsOf(path, valueNode(root, "exceptions"), fr.Exceptions, root.Line)
 		lineOf := func(field string) int { return keyLine(root, field, root.Line) }
+		if fr.Correlation != nil {
+			c, err := parseCorrelation(fr.Correlation)
+			if err != nil {
+				errs = append(errs, &LoadError{File: path, Line: lineOf("correlation"), Rule: r.ID, Field: "correlation", Err: err})
+				continue
+			}
+			r.Correlation = c
+			if fr.Condition != "" || fr.Source != "" {
+				errs = append(errs, &LoadError{File: path, Line: lineOf("condition"), Rule: r.ID, Field: "condition", Err: errors.New("a correlation rule takes no condition or source: it matches on the rules it references")})
+				continue
+			}
+		}
 		if err := r.compile(tn); err != nil {
 			field, line := "condition", lineOf("condition")
 			if strings.HasPrefix(err.Error(), "summary") {
@@ -242,6 +262,22 @@ func parseFile(path string, data []byte, tn *tuning) ([]*Rule, LoadErrors) {
 				continue
 			}
 			t.Match = *ft.Match
+			if r.Correlation != nil {
+				if len(ft.Events) == 0 {
+					errs = append(errs, &LoadError{File: path, Line: line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: a correlation test needs events (a list of messages, in order)", t.Name)})
+					continue
+				}
+				for j := range ft.Events {
+					msg, err := testMessage(&ft.Events[j])
+					if err != nil {
+						errs = append(errs, &LoadError{File: path, Line: ft.Events[j].Line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: event %d: %v", t.Name, j+1, err)})
+						continue
+					}
+					t.Events = append(t.Events, msg)
+				}
+				r.Tests = append(r.Tests, t)
+				continue
+			}
 			var ev any
 			if err := ft.Event.Decode(&ev); err != nil || ev == nil {
 				errs = append(errs, &LoadError{File: path, Line: line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: event is required", t.Name)})
@@ -351,6 +387,19 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 		}
 	}
 	return errs
+}
+
+// testMessage converts a test event (a YAML mapping, or a string taken as
+// the raw message) to the message bytes.
+func testMessage(n *yaml.Node) ([]byte, error) {
+	var ev any
+	if err := n.Decode(&ev); err != nil || ev == nil {
+		return nil, errors.New("event is empty")
+	}
+	if text, ok := ev.(string); ok {
+		return []byte(text), nil
+	}
+	return json.Marshal(jsonable(ev))
 }
 
 // keyLine returns the line of field's value in a mapping node.

@@ -43,6 +43,11 @@ type Rule struct {
 	// Disabled rules are loaded and linted but never evaluated. After
 	// loading it reflects the enable and disable selectors too.
 	Disabled bool
+	// SignalOnly rules feed correlations and alert nobody.
+	SignalOnly bool
+	// Correlation, when set, makes this a correlation rule: it matches on
+	// the matches of the rules it references, not on events.
+	Correlation *Correlation
 	// Exceptions suppress matches: the rule's own, then those of tuning files.
 	Exceptions []*Exception
 	Tests      []Test
@@ -70,7 +75,10 @@ type Test struct {
 	// File is the file name the message is said to come from (a kubelet
 	// log file name tells the pod of a container log line).
 	File string
-	Line int
+	// Events are the messages of a correlation rule's test, in order; Match
+	// is whether the correlation fires on them.
+	Events [][]byte
+	Line   int
 }
 
 // segment is one piece of a summary template: literal text or a program.
@@ -129,12 +137,19 @@ func inCIDR(params ...any) (any, error) {
 // compile compiles the rule's condition and summary. Errors carry the
 // position inside the expression; the loader adds file and line.
 func (r *Rule) compile(tn *tuning) error {
-	prog, err := expr.Compile(r.Condition, append(exprOptions(tn, r.Condition), expr.AsBool())...)
-	if err != nil {
-		return fmt.Errorf("condition: %w", err)
+	var nodes []ast.Node
+	if r.Correlation == nil {
+		prog, err := expr.Compile(r.Condition, append(exprOptions(tn, r.Condition), expr.AsBool())...)
+		if err != nil {
+			return fmt.Errorf("condition: %w", err)
+		}
+		r.program = prog
+		nodes = append(nodes, prog.Node())
 	}
-	r.program = prog
 	summary := r.Summary
+	if summary == "" && r.Correlation != nil {
+		summary = r.Title
+	}
 	if summary == "" {
 		summary = r.Title + ": {actor.name} {action} {target.type}{target.subresource != \"\" ? \"/\" + target.subresource : \"\"} {target.namespace != \"\" ? target.namespace + \"/\" : \"\"}{target.name}"
 	}
@@ -143,7 +158,6 @@ func (r *Rule) compile(tn *tuning) error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	r.summary = segs
-	nodes := []ast.Node{prog.Node()}
 	for _, sg := range segs {
 		if sg.program != nil {
 			nodes = append(nodes, sg.program.Node())
@@ -228,6 +242,12 @@ func (r *Rule) render(m *vm.VM, ev *event.Event) string {
 		}
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// Render renders the rule's summary for ev.
+func (r *Rule) Render(ev *event.Event) string {
+	var m vm.VM
+	return r.render(&m, ev)
 }
 
 // Meta returns the alert's view of the rule.

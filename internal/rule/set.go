@@ -19,7 +19,8 @@ type Set struct {
 
 	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
-	stats    []ruleStats        // parallel to Rules; Rule.pos indexes it
+	byID     map[string]*Rule
+	stats    []ruleStats // parallel to Rules; Rule.pos indexes it
 }
 
 type ruleStats struct {
@@ -36,10 +37,12 @@ type Stats struct {
 
 func (s *Set) index() {
 	s.bySource = map[string][]*Rule{}
+	s.byID = make(map[string]*Rule, len(s.Rules))
 	s.stats = make([]ruleStats, len(s.Rules))
 	for i, r := range s.Rules {
 		r.pos = i
-		if !r.Disabled {
+		s.byID[r.ID] = r
+		if !r.Disabled && r.Correlation == nil {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
 	}
@@ -62,6 +65,9 @@ func (s *Set) List(name string) ([]any, bool) {
 
 // Rule returns the rule with the given id, or nil.
 func (s *Set) Rule(id string) *Rule {
+	if s.byID != nil {
+		return s.byID[id]
+	}
 	for _, r := range s.Rules {
 		if r.ID == id {
 			return r

@@ -565,6 +565,12 @@ func (tn *tuning) apply(rules []*Rule, parsed map[string]*Rule, opts Options) Lo
 		}
 	}
 	for _, r := range rules {
+		if r.Correlation != nil && len(r.Exceptions) > 0 {
+			ex := r.Exceptions[0]
+			errs = append(errs, &LoadError{File: ex.File, Line: ex.Line, Rule: r.ID, Field: "exceptions",
+				Err: errors.New("a correlation rule takes no exceptions: put them on the rules it references")})
+			continue
+		}
 		// Values appended by a tuning file follow the fields of the
 		// definition; re-read them against it.
 		for _, ex := range r.Exceptions {
