@@ -254,6 +254,12 @@ func TestTuningLoadErrors(t *testing.T) {
 		{"disable selector that matches nothing", map[string]string{
 			"r.yaml": okRule + "condition: \"true\"\n"},
 			map[string]string{"t.yaml": "disable: [attack.t9999]\n"}, Options{}, `t.yaml:1: disable: "attack.t9999" matches no rule id or tag`},
+		{"exceptions on a correlation rule", map[string]string{
+			"r.yaml": okRule + "condition: \"true\"\n",
+			"c.yaml": "id: c\ntitle: t\ndescription: d\nseverity: low\ntags: [attack.t1609]\nrunbook: testdata/runbooks/rb.md\n" +
+				"correlation: {type: event_count, rules: [r], group-by: [actor.name], timespan: 5m, condition: {gte: 2}}\n"},
+			map[string]string{"t.yaml": "rules:\n  c:\n    exceptions:\n      - {name: e, fields: [actor.name], values: [x]}\n"}, Options{},
+			"t.yaml:4: rule c: exceptions: a correlation rule takes no exceptions"},
 		{"config selector that matches nothing", map[string]string{
 			"r.yaml": okRule + "condition: \"true\"\n"},
 			nil, Options{Enable: []string{"k8s-typo"}}, `configuration: rules.enable: "k8s-typo" matches no rule id or tag`},
