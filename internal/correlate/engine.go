@@ -263,8 +263,8 @@ func (e *Engine) step(ctx context.Context, matches []Match) ([]Match, error) {
 				e.track(o)
 				continue
 			}
-			if sel, ok := evaluate(c, decodeAll(res[i]), o.t); ok {
-				cands = append(cands, candidate{op: o, entries: sel})
+			if sel, ok := evaluate(c, decodeHeads(res[i]), o.t); ok {
+				cands = append(cands, candidate{op: o, entries: sel, from: sel[0].t, to: sel[len(sel)-1].t, heads: true})
 			}
 		}
 	}
@@ -302,6 +302,10 @@ func (e *Engine) step(ctx context.Context, matches []Match) ([]Match, error) {
 type candidate struct {
 	op      op
 	entries []entry
+	// heads: entries hold only what conditions need; the window's
+	// entries from..to are read whole before the alert is built.
+	heads    bool
+	from, to int64
 }
 
 // fire takes the suppressions of the candidates and builds the alerts of
@@ -339,6 +343,22 @@ func (e *Engine) fire(ctx context.Context, cands []candidate) ([]Match, error) {
 	for i, cd := range cands {
 		if !ok[i] {
 			continue
+		}
+		if cd.heads {
+			es, err := e.store.Window(ctx, cd.op.key+":w")
+			if err != nil {
+				e.count(&e.errors, func(mx Metrics) { mx.CorrelationError("window") })
+				return nil, fmt.Errorf("correlation windows: %w", err)
+			}
+			cd.entries = cd.entries[:0]
+			for _, en := range es {
+				if en.T >= cd.from && en.T <= cd.to {
+					cd.entries = append(cd.entries, decode(en))
+				}
+			}
+			if len(cd.entries) == 0 {
+				continue // the window expired in between
+			}
 		}
 		a := e.build(cd)
 		e.count(&e.fired, func(mx Metrics) { mx.CorrelationFired(cd.op.ref.rule.ID) })

@@ -33,7 +33,13 @@ if cap > 0 then
   if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local r = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #r, 2 do
+  local a = string.find(r[i], '\31', 1, true)
+  local b = a and string.find(r[i], '\31', a + 1, true)
+  if b then r[i] = string.sub(r[i], 1, b - 1) end
+end
+return r
 `)
 
 var seenScript = redis.NewScript(`

@@ -18,9 +18,10 @@ import (
 type Store interface {
 	// Add adds each entry to its window, removes the window's entries
 	// older than the cutoff, keeps the newest Cap entries, and returns
-	// the window's entries after the update, oldest first. Adding an
-	// entry that is already there (same member) changes nothing: a
-	// replayed event is not counted twice.
+	// the window's entries after the update, oldest first, each member cut
+	// to its head (see head): what conditions need, not the event
+	// references. Adding an entry that is already there (same member)
+	// changes nothing: a replayed event is not counted twice.
 	Add(ctx context.Context, adds []Add) ([][]Entry, error)
 	// Window returns a window's entries, oldest first.
 	Window(ctx context.Context, key string) ([]Entry, error)
@@ -71,6 +72,20 @@ type Claim struct {
 	Until   int64
 	Trigger string
 	TTL     time.Duration
+}
+
+// head is a member up to its second field separator: the referenced
+// rule's position and the value.
+func head(member string) string {
+	a := strings.IndexByte(member, sepField[0])
+	if a < 0 {
+		return member
+	}
+	b := strings.IndexByte(member[a+1:], sepField[0])
+	if b < 0 {
+		return member
+	}
+	return member[:a+1+b]
 }
 
 func entryLess(a, b Entry) int {
@@ -186,6 +201,9 @@ func (m *Memory) Add(_ context.Context, adds []Add) ([][]Entry, error) {
 			es = es[len(es)-a.Cap:]
 		}
 		mk.expires = now.Add(a.TTL)
+		for j := range es {
+			es[j].Member = head(es[j].Member)
+		}
 		out[i] = es
 	}
 	return out, nil

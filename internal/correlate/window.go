@@ -52,6 +52,27 @@ type entry struct {
 	member  string
 }
 
+// decodeHead decodes what Add returns: time, rule position and value.
+func decodeHead(e Entry) entry {
+	en := entry{t: e.T, member: e.Member, idx: -1}
+	idx, rest, ok := strings.Cut(e.Member, sepField)
+	if !ok {
+		return en
+	}
+	en.idx, _ = strconv.Atoi(idx)
+	en.value, _, _ = strings.Cut(rest, sepField)
+	return en
+}
+
+func decodeHeads(es []Entry) []entry {
+	out := make([]entry, len(es))
+	for i, e := range es {
+		out[i] = decodeHead(e)
+	}
+	return out
+}
+
+// decode decodes a whole member, event references included.
 func decode(e Entry) entry {
 	en := entry{t: e.T, member: e.Member, idx: -1}
 	parts := strings.SplitN(e.Member, sepField, 4)
