@@ -186,12 +186,8 @@ func (p *Processor) routable(alerts []*alert.Alert) []*alert.Alert {
 	return out
 }
 
-// correlate feeds a batch's matches to the correlations. A store failure
-// (Redis down) is retried with backoff until it succeeds or ctx ends:
-// window updates are idempotent, so nothing is counted twice, and the
-// message is not committed until its correlations are done, so nothing is
-// lost. Errors are counted in vigia_correlation_errors_total.
-func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, error) {
+// correlateOnce is correlate without retries.
+func (p *Processor) correlateOnce(ctx context.Context, b batch) ([]*alert.Alert, error) {
 	if p.Correlator == nil || !p.Correlator.Active() {
 		return nil, nil
 	}
@@ -199,13 +195,26 @@ func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, err
 	if len(b.matches) == 0 && !p.Correlator.HasPending() {
 		return nil, nil
 	}
+	out, err := p.Correlator.Process(ctx, b.matches)
+	if err != nil {
+		p.logFirst("correlation_error", "correlation store failed; retrying (counted in vigia_correlation_errors_total; logged once per 10,000)", "err", err)
+		return nil, err
+	}
+	return p.routable(out), nil
+}
+
+// correlate feeds a batch's matches to the correlations. A store failure
+// (Redis down) is retried with backoff until it succeeds or ctx ends:
+// window updates are idempotent, so nothing is counted twice, and the
+// message is not committed until its correlations are done, so nothing is
+// lost. Errors are counted in vigia_correlation_errors_total.
+func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, error) {
 	backoff := 50 * time.Millisecond
 	for {
-		out, err := p.Correlator.Process(ctx, b.matches)
+		out, err := p.correlateOnce(ctx, b)
 		if err == nil {
-			return p.routable(out), nil
+			return out, nil
 		}
-		p.logFirst("correlation_error", "correlation store failed; retrying (counted in vigia_correlation_errors_total; logged once per 10,000)", "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("correlations not evaluated: %w (last error: %v)", ctx.Err(), err)
@@ -252,22 +261,29 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 			return err
 		}
 	}
-	// Single-event alerts go out first: a correlation store outage must
-	// not hold them back.
-	if len(b.alerts) > 0 {
-		if err := p.Router.Route(ctx, b.alerts); err != nil {
-			return err
+	// Usually the correlations are done in one try and every alert of the
+	// message is routed together, so a receiver sees a correlation with
+	// the members it explains. If the correlation store is down, the
+	// single-event alerts go out first: the outage must not hold them back.
+	corr, err := p.correlateOnce(ctx, b)
+	if err != nil {
+		if len(b.alerts) > 0 {
+			if err := p.Router.Route(ctx, b.alerts); err != nil {
+				return err
+			}
 		}
+		b.alerts = nil
+		corr, err = p.correlate(ctx, b)
 	}
-	corr, err := p.correlate(ctx, b)
 	telemetry.MessageCounts(span, b.events, len(b.alerts)+len(corr))
 	if err != nil {
 		return err
 	}
-	if len(corr) == 0 {
+	all := append(b.alerts, corr...)
+	if len(all) == 0 {
 		return nil
 	}
-	return p.Router.Route(ctx, corr)
+	return p.Router.Route(ctx, all)
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m kafka.Message, reason, detail string) error {

@@ -217,9 +217,13 @@ func TestDetectionsOnSamples(t *testing.T) {
 	dir := filepath.Join(corpus.Dir(t), "gcp-security-analytics-fixtures")
 	files, _ := filepath.Glob(filepath.Join(dir, "google.*.json"))
 	want = map[string][]string{
-		"google.v1.compute.subnetworks.patch-disableFlowLogs.json": {"gcp-vpc-flow-logs-disabled"},
-		"google.iam.admin.v1.SetIamPolicy-keyAdmin.json":           {"gcp-service-account-access-granted"},
-		"google.iam.admin.v1.SetIamPolicy-tokenCreator.json":       {"gcp-service-account-access-granted"},
+		"google.v1.compute.subnetworks.patch-disableFlowLogs.json":             {"gcp-vpc-flow-logs-disabled"},
+		"google.iam.admin.v1.SetIamPolicy-keyAdmin.json":                       {"gcp-service-account-access-granted"},
+		"google.iam.admin.v1.SetIamPolicy-tokenCreator.json":                   {"gcp-service-account-access-granted"},
+		"google.admin.AdminService.addGroupMember.json":                        {"gcp-workspace-privileged-group-member-added"},
+		"google.login.LoginService.loginSuccess-isSuspicious.json":             {"gcp-workspace-suspicious-login"},
+		"google.cloud.audit.AuditLog.setIamPolicy.json":                        {"gcp-iam-admin-role-granted"},
+		"google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy.json": {"gcp-iap-access-granted"},
 	}
 	if got := fired(files); !reflect.DeepEqual(got, want) {
 		t.Errorf("corpus: rules fired %v, want %v", got, want)
