@@ -44,24 +44,10 @@ var ErrNoTitle = errors.New("runbook has no '# ' title")
 var RequiredSections = []string{"Triage", "Containment", "Evidence", "Recovery", "Hardening"}
 
 // ContainmentPaths are the bold labels opening the two paths of every
-// Containment section, per locale ("" is English): contain first, or
-// preserve evidence first.
-var ContainmentPaths = map[string][2]string{
-	"":      {"**Containment-first**", "**Forensics-first**"},
-	"pt-BR": {"**Contenção primeiro**", "**Forense primeiro**"},
-}
-
-// Locale returns the runbook's locale from its path: "pt-BR" for
-// runbooks/pt-BR/..., "" for English.
-func (rb *Runbook) Locale() string {
-	parts := strings.Split(rb.Path, "/")
-	for _, loc := range Locales {
-		if len(parts) > 1 && parts[1] == loc {
-			return loc
-		}
-	}
-	return ""
-}
+// Containment section: contain first, or preserve evidence first.
+// Translations keep the English label first, as with headings:
+// "**Containment-first** (contenção primeiro) — ...".
+var ContainmentPaths = [2]string{"**Containment-first**", "**Forensics-first**"}
 
 // Parse parses runbook markdown.
 func Parse(path string, md []byte) (*Runbook, error) {
@@ -191,7 +177,7 @@ func (rb *Runbook) Check() error {
 		}
 	}
 	if c := rb.Section("Containment"); c != nil {
-		for _, label := range ContainmentPaths[rb.Locale()] {
+		for _, label := range ContainmentPaths {
 			if !hasParagraph(c.Body, label) {
 				errs = append(errs, fmt.Errorf("%s: section Containment lacks the %s path (a paragraph opening with %s)", rb.Path, strings.Trim(label, "*"), label))
 			}

@@ -50,8 +50,8 @@ func TestCheckContainmentPaths(t *testing.T) {
 		{"both paths", "runbooks/k8s/x.md", "**Containment-first** — default:\n1. x\n\n**Forensics-first** — hold:\n1. y", ""},
 		{"forensics path missing", "runbooks/k8s/x.md", "**Containment-first** — default:\n1. x", "lacks the Forensics-first path"},
 		{"label inside a code block does not count", "runbooks/k8s/x.md", "**Containment-first**\n```\n**Forensics-first**\n```", "lacks the Forensics-first path"},
-		{"pt-BR labels", "runbooks/pt-BR/k8s/x.md", "**Contenção primeiro** — padrão:\n1. x\n\n**Forense primeiro** — retenção:\n1. y", ""},
-		{"English labels in a pt-BR runbook", "runbooks/pt-BR/k8s/x.md", "**Containment-first**\n\n**Forensics-first**", "lacks the Contenção primeiro path"},
+		{"pt-BR keeps the English label first", "runbooks/pt-BR/k8s/x.md", "**Containment-first** (contenção primeiro) — padrão:\n1. x\n\n**Forensics-first** (perícia primeiro) — retenção:\n1. y", ""},
+		{"a translated label alone does not count", "runbooks/pt-BR/k8s/x.md", "**Containment-first** (contenção primeiro)\n\n**Perícia primeiro**", "lacks the Forensics-first path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rb, err := Parse(tc.path, []byte(strings.Replace(en, "%s", tc.containment, 1)))
