@@ -138,3 +138,40 @@ func TestRunbookStructure(t *testing.T) {
 		}
 	}
 }
+
+// TestK8sRunbooksOfferBothResponsePaths checks that every Kubernetes
+// runbook's Containment section offers the two response models with the
+// exact bold leads the alert renderers and the style guide expect, in
+// English and in Brazilian Portuguese.
+func TestK8sRunbooksOfferBothResponsePaths(t *testing.T) {
+	leads := map[string][]string{
+		"../runbooks/k8s":       {"**Containment-first** ", "**Forensics-first** "},
+		"../runbooks/pt-BR/k8s": {"**Containment-first** (contenção primeiro) ", "**Forensics-first** (perícia primeiro) "},
+	}
+	for dir, want := range leads {
+		files, err := filepath.Glob(filepath.Join(dir, "*.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Fatalf("no runbooks in %s", dir)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, containment, ok := strings.Cut(string(b), "\n## Containment")
+			if !ok {
+				t.Errorf("%s: no Containment section", f)
+				continue
+			}
+			containment, _, _ = strings.Cut(containment, "\n## ")
+			for _, lead := range want {
+				if !strings.Contains(containment, "\n"+lead) {
+					t.Errorf("%s: Containment has no line starting with %q", f, lead)
+				}
+			}
+		}
+	}
+}

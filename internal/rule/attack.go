@@ -29,6 +29,7 @@ var Techniques = map[string]string{
 	"T1036":     "Masquerading",
 	"T1036.005": "Match Legitimate Resource Name or Location",
 	"T1040":     "Network Sniffing",
+	"T1041":     "Exfiltration Over C2 Channel",
 	"T1046":     "Network Service Discovery",
 	"T1048":     "Exfiltration Over Alternative Protocol",
 	"T1049":     "System Network Connections Discovery",
