@@ -61,6 +61,9 @@ type Config struct {
 	// API serves silences and delivery dead letters to the CLI.
 	API       API       `yaml:"api"`
 	Telemetry Telemetry `yaml:"telemetry"`
+	// Lifecycle lets people acknowledge, resolve and silence from Slack
+	// and PagerDuty (docs/lifecycle.md).
+	Lifecycle Lifecycle `yaml:"lifecycle"`
 	// Ingest configures `vigia ingest`, the Kubernetes audit webhook
 	// endpoint that writes audit events to Kafka.
 	Ingest Ingest `yaml:"ingest"`
@@ -188,6 +191,9 @@ type SlackConfig struct {
 	// pt-BR (the runbooks/pt-BR translation, English where there is none).
 	// Default: en.
 	Locale string `yaml:"locale"`
+	// Interactive adds Acknowledge, Resolve and Silence buttons to the
+	// messages; needs lifecycle.listen and lifecycle.slack. Default: false.
+	Interactive bool `yaml:"interactive"`
 }
 
 // Telemetry configures Vigia's own metrics and health endpoints.
@@ -271,6 +277,7 @@ func (c *Config) Defaults() {
 		c.Route.SendTimeout = 30 * time.Second
 	}
 	c.routingDefaults()
+	c.lifecycleDefaults()
 	if len(c.Route.Receivers) == 0 {
 		for _, r := range c.Receivers {
 			c.Route.Receivers = append(c.Route.Receivers, r.Name)
@@ -368,6 +375,7 @@ func (c *Config) Validate() error {
 		bad("receivers", "at least one receiver is required")
 	}
 	errs = append(errs, c.validateRouting(names)...)
+	errs = append(errs, c.validateLifecycle()...)
 	errs = append(errs, c.Kafka.validateSecurity()...)
 	if c.Workers < 0 {
 		bad("workers", "must not be negative")

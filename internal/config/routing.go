@@ -52,6 +52,10 @@ type Route struct {
 	ActiveTimeIntervals []string `yaml:"active_time_intervals"`
 	// Routes are the child routes, tried in order.
 	Routes []Route `yaml:"routes"`
+	// Lifecycle names who may acknowledge, resolve and silence this
+	// route's alerts from Slack. Default: the parent route's; nobody at
+	// the root.
+	Lifecycle *RouteLifecycle `yaml:"lifecycle"`
 
 	// MinSeverity drops alerts below it before routing. Root only.
 	// Default: info.

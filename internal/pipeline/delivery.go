@@ -24,6 +24,7 @@ import (
 type delivery struct {
 	router *route.Router
 	queue  outbox.Queue
+	states outbox.States
 	names  []string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -146,7 +147,7 @@ func startDelivery(ctx context.Context, d deliveryDeps) (*delivery, error) {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	del := &delivery{queue: queue, names: names, cancel: cancel}
+	del := &delivery{queue: queue, states: queue, names: names, cancel: cancel}
 	del.router = route.New(route.Config{Tree: tree, Queue: queue, Owners: d.owners, MinSeverity: cfg.Route.MinSeverity, Logger: d.log})
 	for _, name := range names {
 		br, ok := d.receivers[name]

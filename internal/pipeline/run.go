@@ -151,6 +151,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer del.stop()
 	router := del.router
 
+	// Incident lifecycle: acknowledge, resolve, silence from Slack and
+	// PagerDuty, with its audit trail; stopped before the outbox.
+	life, err := startLifecycle(ctx, cfg, rcv, del.states, silencer, rdb, log)
+	if err != nil {
+		return err
+	}
+	defer life.stop()
+
 	// The admin API (silences, delivery dead letters), stopped before the
 	// outbox it reads closes.
 	if cfg.API.Listen != "off" {
@@ -166,7 +174,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
-			api.Serve(apiCtx, ln, api.Handler(api.Config{Silences: silencer, Dead: del.queue, Token: token, Version: opts.Version, Logger: log,
+			api.Serve(apiCtx, ln, api.Handler(api.Config{Silences: silencer, Dead: del.queue, Lifecycle: life.svc, Token: token, Version: opts.Version, Logger: log,
 				Status: func(ctx context.Context) map[string]any {
 					n, _ := del.Pending(ctx)
 					return map[string]any{"outbox_backlog": n}
