@@ -31,6 +31,9 @@ Usage:
                                    run the rules over log files; alerts as JSON lines on stdout
   vigia rules test [--rules DIR]   run every rule's inline tests
   vigia rules lint [--rules DIR]   check every rule; report each problem with file and line
+  vigia rules coverage [--rules DIR] [--format markdown|json]
+                                   ATT&CK techniques covered per source
+  vigia rules index [--rules DIR]  markdown index of the rules (id, source, severity, ATT&CK, runbook)
   vigia config validate --config FILE [--for run|ingest]
                                    check a configuration file and the files it references
   vigia config reference           print every configuration field (markdown)

@@ -29,8 +29,10 @@ const maxReported = 20
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vigia replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var rulePaths, inputs stringList
-	fs.Var(&rulePaths, "rules", "rule files or directories (repeatable). Default: detections")
+	var rulePaths, inputs, enable, disable stringList
+	fs.Var(&rulePaths, "rules", "rule and tuning files or directories (repeatable; later ones override earlier ones' lists and macros). Default: detections")
+	fs.Var(&enable, "enable", "enable rules by id or tag (repeatable)")
+	fs.Var(&disable, "disable", "disable rules by id or tag (repeatable)")
 	fs.Var(&inputs, "input", "log files or directories, recursively; .gz is read transparently; - is standard input (repeatable)")
 	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	cluster := fs.String("cluster", "", "cluster name stamped on Kubernetes events")
@@ -46,7 +48,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(rulePaths) == 0 {
 		rulePaths = stringList{"detections"}
 	}
-	rules, err := rule.Load(rulePaths, rule.Options{Root: *root})
+	rules, err := rule.Load(rulePaths, rule.Options{Root: *root, Enable: enable, Disable: disable})
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}

@@ -131,8 +131,18 @@ type Topic struct {
 
 // Rules configures the rule set.
 type Rules struct {
-	// Paths are rule files or directories. Default: [detections].
+	// Paths are rule files or directories, read in this order: tuning files
+	// (lists, macros, exceptions) of a later path override an earlier
+	// one's, so list your own directory after the shipped rules, e.g.
+	// [detections, /etc/vigia/rules]. Default: [detections].
 	Paths []string `yaml:"paths"`
+	// Disable turns off the rules with these ids or tags (attack.t1609);
+	// they stay loaded and linted. Default: none.
+	Disable []string `yaml:"disable"`
+	// Enable turns on rules with these ids or tags, including rules shipped
+	// disabled. An id listed here wins over a disabled tag; see
+	// detections/README.md. Default: none.
+	Enable []string `yaml:"enable"`
 	// RunbookRoot is the directory runbook paths are relative to.
 	// Default: the working directory.
 	RunbookRoot string `yaml:"runbook_root"`

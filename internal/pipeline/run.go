@@ -99,7 +99,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	// Rules: compiled once; a broken rule stops the start with file and
 	// line. Reloads (below) swap in a new set only when it loads.
 	rulesLoaded := rule.Fingerprint(cfg.Rules.Paths)
-	rules, err := rule.Load(cfg.Rules.Paths, rule.Options{Root: cfg.Rules.RunbookRoot})
+	ruleOpts := rule.Options{Root: cfg.Rules.RunbookRoot, Enable: cfg.Rules.Enable, Disable: cfg.Rules.Disable}
+	rules, err := rule.Load(cfg.Rules.Paths, ruleOpts)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
@@ -268,7 +269,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("telemetry: %w", err)
 	}
 	// Rule reloads: on SIGHUP and when the rule files change.
-	reloader := &RuleReloader{Paths: cfg.Rules.Paths, Options: rule.Options{Root: cfg.Rules.RunbookRoot},
+	reloader := &RuleReloader{Paths: cfg.Rules.Paths, Options: ruleOpts,
 		Proc: proc, Books: rules.Books, Metrics: metrics, Logger: log, Loaded: rulesLoaded}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

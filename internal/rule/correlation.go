@@ -338,7 +338,7 @@ func compileField(field string) (*vm.Program, error) {
 	if strings.Contains(field, "raw") && regexp.MustCompile(`\braw\b`).MatchString(field) {
 		return nil, errors.New("correlation fields use normalized fields, not raw")
 	}
-	return expr.Compile(field, exprOptions()...)
+	return expr.Compile(field, exprOptions(nil)...)
 }
 
 // cycle returns the reference path that leads back to r, or nil.

@@ -72,7 +72,7 @@ func FuzzTemplate(f *testing.F) {
 	f.Add("{'{'}")
 	f.Add("{map(1..1000000, #)}")
 	f.Fuzz(func(t *testing.T, s string) {
-		segs, err := parseTemplate(s)
+		segs, err := parseTemplate(s, nil)
 		if err != nil {
 			return
 		}

@@ -66,6 +66,9 @@ type Options struct {
 	// Strict makes quality problems errors: missing runbook sections,
 	// fewer than one positive and one negative test, unknown ATT&CK tags.
 	Strict bool
+	// Enable and Disable select rules by id or tag, after the tuning
+	// files' own enable: and disable: (see tuning.go for precedence).
+	Enable, Disable []string
 }
 
 // fileRule is the YAML shape of a rule.
@@ -85,6 +88,8 @@ type fileRule struct {
 	// Correlation makes the rule a correlation rule (see correlation.go).
 	Correlation *fileCorrelation `yaml:"correlation"`
 	Tests       []fileTest       `yaml:"tests"`
+
+	Exceptions []fileException `yaml:"exceptions"`
 }
 
 type fileTest struct {
@@ -106,8 +111,10 @@ func Load(paths []string, opts Options) (*Set, error) {
 	if opts.Root == "" {
 		opts.Root = "."
 	}
-	var files []string
-	for _, p := range paths {
+	// Files in path order, each path's in lexical order: a later path's
+	// tuning files override an earlier one's.
+	var files []srcFile
+	for from, p := range paths {
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -119,7 +126,7 @@ func Load(paths []string, opts Options) (*Set, error) {
 				return nil
 			}
 			if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
-				files = append(files, path)
+				files = append(files, srcFile{path: path, from: from})
 			}
 			return nil
 		})
@@ -127,18 +134,24 @@ func Load(paths []string, opts Options) (*Set, error) {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
 	}
-	slices.Sort(files)
 
 	set := &Set{Books: runbook.NewLibrary()}
 	var errs LoadErrors
+	for i, f := range files {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			errs = append(errs, &LoadError{File: f.path, Err: err})
+		}
+		files[i].data = data
+	}
+	tn, terrs := loadTuning(files)
+	errs = append(errs, terrs...)
 	seen := map[string]*Rule{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, &LoadError{File: f, Err: err})
+		if f.data == nil {
 			continue
 		}
-		rules, ferrs := parseFile(f, data)
+		rules, ferrs := parseFile(f.path, f.data, tn)
 		errs = append(errs, ferrs...)
 		for _, r := range rules {
 			if prev, ok := seen[r.ID]; ok {
@@ -153,6 +166,8 @@ func Load(paths []string, opts Options) (*Set, error) {
 			set.Rules = append(set.Rules, r)
 		}
 	}
+	errs = append(errs, tn.apply(set.Rules, seen, opts)...)
+	set.tuning = tn
 	if len(errs) > 0 {
 		return set, errs
 	}
@@ -167,7 +182,8 @@ func Load(paths []string, opts Options) (*Set, error) {
 }
 
 // parseFile decodes every YAML document of a rule file.
-func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
+// Tuning documents are skipped; tn's lists and macros are in scope.
+func parseFile(path string, data []byte, tn *tuning) ([]*Rule, LoadErrors) {
 	var rules []*Rule
 	var errs LoadErrors
 	strict := yaml.NewDecoder(bytes.NewReader(data))
@@ -180,6 +196,11 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 				errs = append(errs, &LoadError{File: path, Line: yamlErrLine(err), Err: err})
 			}
 			break
+		}
+		if isTuningDoc(&doc) {
+			var skip yaml.Node
+			strict.Decode(&skip)
+			continue
 		}
 		var fr fileRule
 		if err := strict.Decode(&fr); err != nil {
@@ -196,6 +217,7 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 			FalsePositives: strings.TrimSpace(fr.FalsePositives), Disabled: fr.Disabled, SignalOnly: fr.SignalOnly,
 			File: path, Line: root.Line,
 		}
+		r.Exceptions = exceptionsOf(path, valueNode(root, "exceptions"), fr.Exceptions, root.Line)
 		lineOf := func(field string) int { return keyLine(root, field, root.Line) }
 		if fr.Correlation != nil {
 			c, err := parseCorrelation(fr.Correlation)
@@ -209,7 +231,7 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 				continue
 			}
 		}
-		if err := r.compile(); err != nil {
+		if err := r.compile(tn); err != nil {
 			field, line := "condition", lineOf("condition")
 			if strings.HasPrefix(err.Error(), "summary") {
 				field, line = "summary", lineOf("summary")
@@ -351,6 +373,7 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 		if !hasTechnique {
 			add("tags", "at least one ATT&CK technique (attack.t1234) is required")
 		}
+		errs = append(errs, lintMetadata(r)...)
 		pos, neg := 0, 0
 		for _, t := range r.Tests {
 			if t.Match {

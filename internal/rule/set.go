@@ -17,18 +17,22 @@ type Set struct {
 	// Books holds the runbooks the rules reference.
 	Books *runbook.Library
 
+	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
 	byID     map[string]*Rule
 	stats    []ruleStats // parallel to Rules; Rule.pos indexes it
 }
 
 type ruleStats struct {
-	evals, matches, errors atomic.Uint64
+	evals, matches, errors, suppressed atomic.Uint64
 }
 
 // Stats are a rule's counters since load.
 type Stats struct {
 	Evaluations, Matches, Errors uint64
+	// Suppressed counts conditions that matched but an exception
+	// suppressed; they are not in Matches.
+	Suppressed uint64
 }
 
 func (s *Set) index() {
@@ -47,7 +51,16 @@ func (s *Set) index() {
 // Stats returns the counters of rule i of s.Rules.
 func (s *Set) Stats(i int) Stats {
 	st := &s.stats[i]
-	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load()}
+	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load(), Suppressed: st.suppressed.Load()}
+}
+
+// List returns the items of a named list after every tuning file, and
+// whether it is defined.
+func (s *Set) List(name string) ([]any, bool) {
+	if s.tuning == nil || s.tuning.lists[name] == nil {
+		return nil, false
+	}
+	return s.tuning.lists[name].items, true
 }
 
 // Rule returns the rule with the given id, or nil.
@@ -121,6 +134,10 @@ func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
 		return false, err
 	}
 	if b, _ := out.(bool); b {
+		if r.suppressedBy(&e.vm, ev) != nil {
+			st.suppressed.Add(1)
+			return false, nil
+		}
 		st.matches.Add(1)
 		return true, nil
 	}

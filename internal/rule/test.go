@@ -71,19 +71,29 @@ func runTest(m *vm.VM, r *Rule, t Test, norms Normalizers) error {
 		return fmt.Errorf("resolving identities: %w", err)
 	}
 	matched := false
+	var suppressed *Exception
 	for _, ev := range evs {
 		out, err := m.Run(r.program, ev)
 		if err != nil {
 			return fmt.Errorf("runtime error: %w", err)
 		}
 		if b, _ := out.(bool); b {
-			matched = true
+			// Tests run with the exceptions applied, the rule's own and
+			// those of the tuning files loaded with it.
+			if ex := r.suppressedBy(m, ev); ex != nil {
+				suppressed = ex
+			} else {
+				matched = true
+			}
 		}
 		if s := r.render(m, ev); s == "" {
 			return errors.New("summary renders empty")
 		}
 	}
 	if matched != t.Match {
+		if suppressed != nil {
+			return fmt.Errorf("expected match=%v, got %v: the condition matches but exception %q (%s:%d) suppresses it", t.Match, matched, suppressed.Name, suppressed.File, suppressed.Line)
+		}
 		return fmt.Errorf("expected match=%v, got %v", t.Match, matched)
 	}
 	return nil

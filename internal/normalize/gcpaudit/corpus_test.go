@@ -176,7 +176,7 @@ func records(data []byte) []*fastjson.Value {
 // time, and each fires exactly where expected.
 func TestDetectionsOnSamples(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
-	set, err := rule.Load([]string{filepath.Join(root, "detections", "gcp")}, rule.Options{Root: root})
+	set, err := rule.Load([]string{filepath.Join(root, "detections", "lists"), filepath.Join(root, "detections", "gcp")}, rule.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ const root = "../../.."
 
 func loadK8sRules(t *testing.T) *rule.Set {
 	t.Helper()
-	set, err := rule.Load([]string{filepath.Join(root, "detections", "k8s")}, rule.Options{Root: root})
+	set, err := rule.Load([]string{filepath.Join(root, "detections", "lists"), filepath.Join(root, "detections", "k8s")}, rule.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
