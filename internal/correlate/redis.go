@@ -169,15 +169,7 @@ func (r *Redis) Seen(ctx context.Context, seen []Seen) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]bool, len(seen))
-	for i, c := range cmds {
-		n, err := c.Int()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n == 1
-	}
-	return out, nil
+	return flags(cmds)
 }
 
 // Claim implements Store.
@@ -197,7 +189,12 @@ func (r *Redis) Claim(ctx context.Context, claims []Claim) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]bool, len(claims))
+	return flags(cmds)
+}
+
+// flags reads scripts' 1/0 answers.
+func flags(cmds []*redis.Cmd) ([]bool, error) {
+	out := make([]bool, len(cmds))
 	for i, c := range cmds {
 		n, err := c.Int()
 		if err != nil {
