@@ -246,7 +246,9 @@ func (e *Engine) step(ctx context.Context, matches []Match) ([]Match, error) {
 			span := c.Timespan.Milliseconds()
 			adds[i] = Add{Key: o.key + ":w", Entry: Entry{T: o.t, Member: o.member},
 				Cutoff: o.t - span - e.opts.Lateness.Milliseconds(), Cap: e.opts.MaxEvents,
-				TTL: 2*(c.Timespan+e.opts.Lateness) + time.Minute}
+				TTL: 2*(c.Timespan+e.opts.Lateness) + time.Minute,
+				// Only spans containing t are evaluated.
+				From: o.t - span, To: o.t + span, CountOnly: c.Type == rule.EventCount}
 		}
 		res, err := e.store.Add(ctx, adds)
 		if err != nil {
@@ -263,7 +265,14 @@ func (e *Engine) step(ctx context.Context, matches []Match) ([]Match, error) {
 				e.track(o)
 				continue
 			}
-			if sel, ok := evaluate(c, decodeHeads(res[i]), o.t); ok {
+			if res[i].Counted {
+				// In order: the span ending at this event holds the most.
+				if c.Condition.Holds(res[i].Count) {
+					cands = append(cands, candidate{op: o, from: o.t - c.Timespan.Milliseconds(), to: o.t, heads: true})
+				}
+				continue
+			}
+			if sel, ok := evaluate(c, decodeHeads(res[i].Entries), o.t); ok {
 				cands = append(cands, candidate{op: o, entries: sel, from: sel[0].t, to: sel[len(sel)-1].t, heads: true})
 			}
 		}

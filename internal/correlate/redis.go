@@ -33,7 +33,10 @@ if cap > 0 then
   if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local r = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+if ARGV[8] == '1' and redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf') == 0 then
+  return redis.call('ZCOUNT', KEYS[1], ARGV[6], ARGV[1])
+end
+local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[6], ARGV[7], 'WITHSCORES')
 for i = 1, #r, 2 do
   local a = string.find(r[i], '\31', 1, true)
   local b = a and string.find(r[i], '\31', a + 1, true)
@@ -106,20 +109,28 @@ func (r *Redis) run(ctx context.Context, n int, queue func(p redis.Pipeliner, i 
 }
 
 // Add implements Store.
-func (r *Redis) Add(ctx context.Context, adds []Add) ([][]Entry, error) {
+func (r *Redis) Add(ctx context.Context, adds []Add) ([]Result, error) {
 	if len(adds) == 0 {
 		return nil, nil
 	}
 	cmds, err := r.run(ctx, len(adds), func(p redis.Pipeliner, i int) *redis.Cmd {
 		a := adds[i]
-		return addScript.EvalSha(ctx, p, []string{a.Key}, a.Entry.T, a.Entry.Member, a.Cutoff, a.Cap, ms(a.TTL))
+		countOnly := "0"
+		if a.CountOnly {
+			countOnly = "1"
+		}
+		return addScript.EvalSha(ctx, p, []string{a.Key}, a.Entry.T, a.Entry.Member, a.Cutoff, a.Cap, ms(a.TTL), a.From, a.To, countOnly)
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]Entry, len(adds))
+	out := make([]Result, len(adds))
 	for i, c := range cmds {
-		if out[i], err = parseEntries(c); err != nil {
+		if n, ok := c.Val().(int64); ok {
+			out[i] = Result{Count: int(n), Counted: true}
+			continue
+		}
+		if out[i].Entries, err = parseEntries(c); err != nil {
 			return nil, err
 		}
 	}

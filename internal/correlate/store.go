@@ -18,11 +18,14 @@ import (
 type Store interface {
 	// Add adds each entry to its window, removes the window's entries
 	// older than the cutoff, keeps the newest Cap entries, and returns
-	// the window's entries after the update, oldest first, each member cut
-	// to its head (see head): what conditions need, not the event
-	// references. Adding an entry that is already there (same member)
-	// changes nothing: a replayed event is not counted twice.
-	Add(ctx context.Context, adds []Add) ([][]Entry, error)
+	// the window's entries with times in [From, To] after the update,
+	// oldest first, each member cut to its head (see head): what
+	// conditions need, not the event references. With CountOnly, when no
+	// entry is newer than the added one (the stream is in order), it
+	// returns only the number of entries in [From, entry time] instead.
+	// Adding an entry that is already there (same member) changes
+	// nothing: a replayed event is not counted twice.
+	Add(ctx context.Context, adds []Add) ([]Result, error)
 	// Window returns a window's entries, oldest first.
 	Window(ctx context.Context, key string) ([]Entry, error)
 	// Seen records each value for its key at its time and reports
@@ -53,6 +56,18 @@ type Add struct {
 	Cutoff int64 // entries with T < Cutoff are removed
 	Cap    int   // at most Cap entries are kept, the newest
 	TTL    time.Duration
+	// From and To bound the entries returned; CountOnly asks for a count
+	// when it is enough (event_count on an in-order stream).
+	From, To  int64
+	CountOnly bool
+}
+
+// Result is a window after an Add: its entries, or with Counted only
+// their number.
+type Result struct {
+	Entries []Entry
+	Count   int
+	Counted bool
 }
 
 // Seen is one first-seen update.
@@ -180,11 +195,11 @@ func sorted(members map[string]int64) []Entry {
 }
 
 // Add implements Store.
-func (m *Memory) Add(_ context.Context, adds []Add) ([][]Entry, error) {
+func (m *Memory) Add(_ context.Context, adds []Add) ([]Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	out := make([][]Entry, len(adds))
+	out := make([]Result, len(adds))
 	for i, a := range adds {
 		mk := m.key(a.Key, true, now)
 		mk.members[a.Entry.Member] = a.Entry.T
@@ -201,10 +216,23 @@ func (m *Memory) Add(_ context.Context, adds []Add) ([][]Entry, error) {
 			es = es[len(es)-a.Cap:]
 		}
 		mk.expires = now.Add(a.TTL)
-		for j := range es {
-			es[j].Member = head(es[j].Member)
+		if a.CountOnly && len(es) > 0 && es[len(es)-1].T <= a.Entry.T {
+			n := 0
+			for _, e := range es {
+				if e.T >= a.From {
+					n++
+				}
+			}
+			out[i] = Result{Count: n, Counted: true}
+			continue
 		}
-		out[i] = es
+		var sel []Entry
+		for _, e := range es {
+			if e.T >= a.From && e.T <= a.To {
+				sel = append(sel, Entry{T: e.T, Member: head(e.Member)})
+			}
+		}
+		out[i] = Result{Entries: sel}
 	}
 	return out, nil
 }
