@@ -100,6 +100,21 @@ type GroupState struct {
 	// (bounded), so an alert routed again after a restart — its Kafka
 	// offset was not yet committed — is not notified twice.
 	Seen []string `json:"seen,omitempty"`
+	// Sending is the notification being delivered: stored before the
+	// receiver is called and cleared with the state its success returns.
+	// Found set at the next flush (the process died meanwhile), the
+	// notification is sent again first, with the same id and alerts, so a
+	// receiver that deduplicates on the id (webhook Idempotency-Key,
+	// PagerDuty's dedup key) does not notify twice.
+	Sending *Sending `json:"sending,omitempty"`
+}
+
+// Sending identifies a notification whose delivery outcome is unknown.
+type Sending struct {
+	// ID is the notification id (the idempotency key).
+	ID string `json:"id"`
+	// Alerts are the ids of the alerts it carries.
+	Alerts []string `json:"alerts"`
 }
 
 // States stores GroupStates per receiver and group key.

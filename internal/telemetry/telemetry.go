@@ -33,6 +33,7 @@ type Metrics struct {
 	alertsSent       metric.Int64Counter
 	alertsFailed     metric.Int64Counter
 	commits          metric.Int64Counter
+	retries          metric.Int64Counter
 
 	lagMu sync.Mutex
 	lag   map[lagKey]int64
@@ -73,6 +74,7 @@ func New() (*Metrics, error) {
 	m.alertsSent = counter("vigia_alerts_sent", "Alerts delivered, per receiver.")
 	m.alertsFailed = counter("vigia_alerts_failed", "Alerts that could not be delivered, per receiver.")
 	m.commits = counter("vigia_offset_commits", "Offset commits, per result.")
+	m.retries = counter("vigia_message_retries", "Tries of a message that failed (outbox or dead-letter topic unreachable) and were repeated, per topic.")
 	_, err = m.meter.Int64ObservableGauge("vigia_consumer_lag",
 		metric.WithDescription("Messages behind the partition's high watermark, as of the last fetched message."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -157,6 +159,25 @@ func (m *Metrics) Commit(ok bool) {
 		result = "error"
 	}
 	m.commits.Add(context.Background(), 1, attrs("result", result))
+}
+
+// Retry counts a failed try of a message from topic that is tried again.
+func (m *Metrics) Retry(topic string) {
+	m.retries.Add(context.Background(), 1, attrs("topic", topic))
+}
+
+// ObserveInFlight registers vigia_messages_in_flight: messages fetched and
+// not yet handled, read from n at each scrape. Bounded by the consumer's
+// queues; at its bound the consumer has stopped fetching (backpressure)
+// and the lag grows in Kafka instead.
+func (m *Metrics) ObserveInFlight(n func() int64) error {
+	_, err := m.meter.Int64ObservableGauge("vigia_messages_in_flight",
+		metric.WithDescription("Messages fetched from Kafka and not yet handled (bounded: workers x queue size)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(n())
+			return nil
+		}))
+	return err
 }
 
 // Lag records a partition's lag.
