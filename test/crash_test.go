@@ -272,7 +272,6 @@ func crashConfig(t *testing.T, dir, name, brokerAddr, hookURL string, rs *redist
   group_id: %s
   topics: [{name: %s-audit, format: k8s_audit, cluster: %s}]
   dead_letter_topic: %s
-  commit_interval: 200ms
   max_wait: 50ms
   session_timeout: 2s
 %srules: {paths: [detections]}

@@ -12,6 +12,8 @@ package outbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/alert"
@@ -57,7 +59,12 @@ type Dead struct {
 type Queue interface {
 	// Enqueue stores entries durably: once it returns nil they survive a
 	// crash of this process (the file is synced; Redis acknowledged XADD).
-	// It sets each entry's ID.
+	// It sets each entry's ID. It is idempotent per group and alert: an
+	// entry whose group (GroupKey, which names the receiver) already took
+	// an entry for the same alert id within the dedup window is skipped
+	// (its ID stays ""), so a Kafka message processed again after a crash
+	// does not queue its alerts twice however many alerts the group has
+	// notified since.
 	Enqueue(ctx context.Context, entries ...*Entry) error
 	// Claim returns up to max undelivered entries of receiver, oldest
 	// first, for this consumer to deliver: entries never claimed, and
@@ -132,6 +139,20 @@ type States interface {
 	// the same group's notification at once; it returns a release func, or
 	// ok false when another holder has it.
 	Lock(ctx context.Context, receiver, groupKey string, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+// DefaultDedupWindow is how long Enqueue remembers a group's alert ids by
+// default.
+const DefaultDedupWindow = time.Hour
+
+// dedupKey identifies an entry's group and alert; "" for entries without
+// an alert.
+func dedupKey(e *Entry) string {
+	if e.Alert == nil || e.Alert.ID == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(e.GroupKey + "\x00" + e.Alert.ID))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
 // Syncer is implemented by queues whose writes reach the disk only when

@@ -31,6 +31,7 @@ type Redis struct {
 	prefix   string
 	consumer string
 	timeout  time.Duration
+	dedup    time.Duration
 
 	mu      sync.Mutex
 	groups  map[string]bool // streams whose consumer group exists
@@ -53,6 +54,10 @@ type RedisOptions struct {
 	// ClaimTimeout is how long an entry may stay claimed and
 	// unacknowledged before another replica takes it over. Default: 10m.
 	ClaimTimeout time.Duration
+	// DedupWindow is how long Enqueue remembers a group's alert ids (a
+	// key PREFIXdedup:HASH each, about 100 bytes of Redis memory).
+	// Default: 1h.
+	DedupWindow time.Duration
 }
 
 const consumerGroup = "vigia"
@@ -72,7 +77,10 @@ func NewRedis(c *redis.Client, opts RedisOptions) (*Redis, error) {
 	if opts.ClaimTimeout <= 0 {
 		opts.ClaimTimeout = 10 * time.Minute
 	}
-	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, timeout: opts.ClaimTimeout,
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = DefaultDedupWindow
+	}
+	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, timeout: opts.ClaimTimeout, dedup: opts.DedupWindow,
 		groups: map[string]bool{}, ownRead: map[string]bool{}}, nil
 }
 
@@ -100,25 +108,53 @@ func (r *Redis) ensureGroup(ctx context.Context, stream string) error {
 	return nil
 }
 
-// Enqueue implements Queue: XADD, pipelined.
+// enqueueOnce adds an entry unless its dedup key exists, atomically: a
+// crash cannot leave the key without the entry.
+var enqueueOnce = redis.NewScript(`
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+end
+return false
+`)
+
+// Enqueue implements Queue: XADD, pipelined; entries with an alert go
+// through a script that skips them when their group already took the
+// alert within the dedup window.
 func (r *Redis) Enqueue(ctx context.Context, entries ...*Entry) error {
+	return r.enqueue(ctx, true, entries)
+}
+
+func (r *Redis) enqueue(ctx context.Context, dedup bool, entries []*Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	pipe := r.c.Pipeline()
-	cmds := make([]*redis.StringCmd, len(entries))
+	cmds := make([]redis.Cmder, len(entries))
 	for i, e := range entries {
 		v, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
-		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream(e.Receiver), Values: []any{"e", v}})
+		if k := dedupKey(e); k != "" && dedup {
+			cmds[i] = enqueueOnce.Eval(ctx, pipe, []string{r.stream(e.Receiver), r.prefix + "dedup:" + k}, r.dedup.Milliseconds(), v)
+		} else {
+			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream(e.Receiver), Values: []any{"e", v}})
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("outbox: enqueue: %w", err)
-	}
+	_, _ = pipe.Exec(ctx) // errors are checked per command: a skipped entry answers nil
 	for i, c := range cmds {
-		entries[i].ID = c.Val()
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("outbox: enqueue: %w", err)
+		}
+		entries[i].ID = ""
+		switch c := c.(type) {
+		case *redis.StringCmd:
+			entries[i].ID = c.Val()
+		case *redis.Cmd:
+			if id, ok := c.Val().(string); ok {
+				entries[i].ID = id
+			}
+		}
 	}
 	return nil
 }
@@ -292,7 +328,7 @@ func (r *Redis) Revive(ctx context.Context, deadIDs ...string) (int, error) {
 			continue // undecodable: nothing to deliver
 		}
 		e := d.Entry
-		if err := r.Enqueue(ctx, &e); err != nil {
+		if err := r.enqueue(ctx, false, []*Entry{&e}); err != nil {
 			return n, err
 		}
 		if err := r.c.XDel(ctx, r.deadStream(), id).Err(); err != nil {
