@@ -196,6 +196,20 @@ func TestRestartOffersUnacknowledged(t *testing.T) {
 			if !slices.Equal(all, []string{"1", "2", "3", "4"}) {
 				t.Fatalf("after restart: %v, want 1..4", all)
 			}
+			// More held entries than one claim returns: every one comes
+			// back after the next restart, batch by batch, not after the
+			// claim timeout.
+			q2.Close()
+			q3 := im.open(t, "pod-a", time.Minute)
+			defer q3.Close()
+			var back []string
+			for range 4 {
+				got, _ := q3.Claim(ctx, "r", 1, 0)
+				back = append(back, alertIDs(got)...)
+			}
+			if !slices.Equal(back, []string{"1", "2", "3", "4"}) {
+				t.Fatalf("after a second restart, claiming one at a time: %v, want 1..4", back)
+			}
 		})
 	}
 }

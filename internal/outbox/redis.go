@@ -35,7 +35,7 @@ type Redis struct {
 
 	mu      sync.Mutex
 	groups  map[string]bool // streams whose consumer group exists
-	ownRead map[string]bool // streams whose own pending entries were re-read
+	ownRead map[string]string // stream -> where re-reading this consumer's own pending entries resumes; "-" once done
 }
 
 var (
@@ -81,7 +81,7 @@ func NewRedis(c *redis.Client, opts RedisOptions) (*Redis, error) {
 		opts.DedupWindow = DefaultDedupWindow
 	}
 	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, timeout: opts.ClaimTimeout, dedup: opts.DedupWindow,
-		groups: map[string]bool{}, ownRead: map[string]bool{}}, nil
+		groups: map[string]bool{}, ownRead: map[string]string{}}, nil
 }
 
 func (r *Redis) stream(receiver string) string { return r.prefix + "outbox:" + receiver }
@@ -167,15 +167,26 @@ func (r *Redis) Claim(ctx context.Context, receiver string, max int, wait time.D
 	if err := r.ensureGroup(ctx, stream); err != nil {
 		return nil, fmt.Errorf("outbox: claim: %w", err)
 	}
+	// This consumer's own pending entries (a previous process of the same
+	// name died holding them), all of them, batch by batch, before new ones.
 	r.mu.Lock()
-	own := !r.ownRead[stream]
-	r.ownRead[stream] = true
+	from := r.ownRead[stream]
 	r.mu.Unlock()
-	if own {
-		res, err := r.c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: consumerGroup, Consumer: r.consumer, Streams: []string{stream, "0"}, Count: int64(max)}).Result()
+	if from != "-" {
+		if from == "" {
+			from = "0"
+		}
+		res, err := r.c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: consumerGroup, Consumer: r.consumer, Streams: []string{stream, from}, Count: int64(max)}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("outbox: claim: %w", err)
 		}
+		next := "-"
+		if len(res) > 0 && len(res[0].Messages) > 0 {
+			next = res[0].Messages[len(res[0].Messages)-1].ID
+		}
+		r.mu.Lock()
+		r.ownRead[stream] = next
+		r.mu.Unlock()
 		if out := r.entries(ctx, stream, res, true); len(out) > 0 {
 			return out, nil
 		}
