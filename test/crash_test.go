@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigia-dev/vigia/internal/broker"
@@ -100,6 +101,27 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 	var rs *redistest.Server
 	if plan.redis {
 		rs = redistest.StartPersistent(t)
+		debugHook = func() string {
+			c := goredis.NewClient(&goredis.Options{Addr: rs.Addr})
+			defer c.Close()
+			ctx := context.Background()
+			out := ""
+			for _, st := range []string{"crash:outbox:hook"} {
+				g, err := c.XInfoGroups(ctx, st).Result()
+				out += fmt.Sprintf("groups %+v %v\n", g, err)
+				cs, err := c.XInfoConsumers(ctx, st, "vigia").Result()
+				out += fmt.Sprintf("consumers %+v %v\n", cs, err)
+				p, err := c.XPending(ctx, st, "vigia").Result()
+				out += fmt.Sprintf("pending %+v %v\n", p, err)
+				r, err := c.XRange(ctx, st, "-", "+").Result()
+				for _, m := range r {
+					v := fmt.Sprint(m.Values["e"])
+					out += m.ID + " " + v[:min(len(v), 300)] + "\n"
+				}
+				out += fmt.Sprint(err)
+			}
+			return out
+		}
 	}
 
 	stream := crashStream(plan.messages)
@@ -108,7 +130,8 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 	produceTo(t, bk.addr, "clean-audit", stream...)
 	clean := newCrashReceivers(t)
 	cleanCfg := crashConfig(t, dir, "clean", bk.addr, clean.url, rs)
-	p := startVigia(t, bin, cleanCfg, filepath.Join(dir, "clean.log"))
+	clean.logPath = filepath.Join(dir, "clean.log")
+	p := startVigia(t, bin, cleanCfg, clean.logPath)
 	waitDone(t, p, bk.addr, "clean", "clean-audit", clean, time.Duration(plan.messages)*20*time.Millisecond+60*time.Second)
 	p.term(t)
 	want := clean.snapshot()
@@ -122,6 +145,7 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 	got := newCrashReceivers(t)
 	cfg := crashConfig(t, dir, "crash", bk.addr, got.url, rs)
 	logPath := filepath.Join(dir, "crash.log")
+	got.logPath = logPath
 	produced := make(chan error, 1)
 	var brokerDown sync.RWMutex // held for writing while the broker restarts
 	go func() { produced <- producePaced(bk, &brokerDown, "crash-audit", stream) }()
@@ -476,8 +500,23 @@ func waitDone(t *testing.T, p *vigiaProc, brokerAddr, group, topic string, rc *c
 		}
 		last = n
 	}
-	t.Fatalf("%s run not done within %s: %s", group, timeout, why)
+	msg := fmt.Sprintf("%s run not done within %s: %s", group, timeout, why)
+	if debugHook != nil {
+		msg += "\n" + debugHook()
+	}
+	if b, err := os.ReadFile(rc.logPath); err == nil {
+		var warn []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") || strings.HasPrefix(l, "---- start") {
+				warn = append(warn, l)
+			}
+		}
+		msg += "\nwarnings and errors of the process log:\n" + strings.Join(warn[max(len(warn)-60, 0):], "\n")
+	}
+	t.Fatal(msg)
 }
+
+var debugHook func() string
 
 // doneYet returns what is still pending, or "".
 func doneYet(brokerAddr, group, topic, metricsAddr string) string {
@@ -527,7 +566,8 @@ func doneYet(brokerAddr, group, topic, metricsAddr string) string {
 // crashReceivers fakes the webhooks and PagerDuty and records what they
 // accepted. down makes every request answer 503 (an outage).
 type crashReceivers struct {
-	url  string
+	url     string
+	logPath string // the process log, for failure messages
 	down atomic.Bool
 
 	mu sync.Mutex

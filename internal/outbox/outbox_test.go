@@ -439,3 +439,33 @@ func TestFileDedupGenerations(t *testing.T) {
 		t.Error("alert 0 still remembered after two generations")
 	}
 }
+
+// TestRedisLockOfDeadIncarnation: a group lock left by a killed process is
+// taken over at once by the same replica restarted (same consumer name),
+// not after its lease; another replica still waits for it.
+func TestRedisLockOfDeadIncarnation(t *testing.T) {
+	ctx := context.Background()
+	c := redisClient(t)
+	dead, _ := NewRedis(c, RedisOptions{Prefix: "t:", Consumer: "pod-a"})
+	if _, ok, err := dead.Lock(ctx, "hook", "g", time.Hour); !ok || err != nil {
+		t.Fatalf("lock: %v %v", ok, err)
+	} // never released: the process was killed
+	other, _ := NewRedis(c, RedisOptions{Prefix: "t:", Consumer: "pod-b"})
+	if _, ok, _ := other.Lock(ctx, "hook", "g", time.Hour); ok {
+		t.Fatal("another replica took a live lease")
+	}
+	restarted, _ := NewRedis(c, RedisOptions{Prefix: "t:", Consumer: "pod-a"})
+	release, ok, err := restarted.Lock(ctx, "hook", "g", time.Hour)
+	if !ok || err != nil {
+		t.Fatalf("the restarted replica could not take over its dead incarnation's lock: %v %v", ok, err)
+	}
+	if _, ok, _ := restarted.Lock(ctx, "hook", "g", time.Hour); ok {
+		t.Fatal("the same process took its own lock twice")
+	}
+	release()
+	if r, ok, _ := other.Lock(ctx, "hook", "g", time.Hour); !ok {
+		t.Fatal("released lock not free")
+	} else {
+		r()
+	}
+}

@@ -30,6 +30,7 @@ type Redis struct {
 	c        *redis.Client
 	prefix   string
 	consumer string
+	instance string // this process, in lock tokens
 	timeout  time.Duration
 	dedup    time.Duration
 
@@ -80,7 +81,7 @@ func NewRedis(c *redis.Client, opts RedisOptions) (*Redis, error) {
 	if opts.DedupWindow <= 0 {
 		opts.DedupWindow = DefaultDedupWindow
 	}
-	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, timeout: opts.ClaimTimeout, dedup: opts.DedupWindow,
+	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, instance: randomToken()[:12], timeout: opts.ClaimTimeout, dedup: opts.DedupWindow,
 		groups: map[string]bool{}, ownRead: map[string]string{}}, nil
 }
 
@@ -442,16 +443,32 @@ func (r *Redis) List(ctx context.Context, receiver string, fn func(string, *Grou
 
 var unlock = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`)
 
-// Lock implements States: SET NX PX with a random token; release deletes
-// the key only while it still holds the token.
+// lockOrTakeOver takes the lock (SET NX PX), or takes it over when it is
+// held by an earlier process of this consumer (same name, another
+// instance): that process died holding it, since a consumer name is one
+// replica.
+var lockOrTakeOver = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] and string.sub(v, 1, string.len(ARGV[4])) ~= ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`)
+
+// Lock implements States: SET NX PX with a token naming this consumer and
+// this process; release deletes the key only while it still holds the
+// token. A lock left by a previous process of the same consumer (killed
+// mid-delivery) is taken over at once instead of after ttl.
 func (r *Redis) Lock(ctx context.Context, receiver, groupKey string, ttl time.Duration) (func(), bool, error) {
 	key := r.prefix + "lock:" + receiver + ":" + groupKey
-	token := randomToken()
-	ok, err := r.c.SetNX(ctx, key, token, ttl).Result()
+	token := r.consumer + "\x00" + r.instance + "\x00" + randomToken()
+	ok, err := lockOrTakeOver.Run(ctx, r.c, []string{key}, token, r.consumer+"\x00", ttl.Milliseconds(), r.consumer+"\x00"+r.instance+"\x00").Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("outbox: lock: %w", err)
 	}
-	if !ok {
+	if ok != 1 {
 		return nil, false, nil
 	}
 	return func() { unlock.Run(context.WithoutCancel(ctx), r.c, []string{key}, token) }, true, nil
