@@ -99,14 +99,15 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 	defer bk.close()
 
 	var rs *redistest.Server
+	var diagnose func() string // the Redis outbox's state, for failure messages
 	if plan.redis {
 		rs = redistest.StartPersistent(t)
-		debugHook = func() string {
+		diagnose = func() string {
 			c := goredis.NewClient(&goredis.Options{Addr: rs.Addr})
 			defer c.Close()
 			ctx := context.Background()
 			out := ""
-			for _, st := range []string{"crash:outbox:hook"} {
+			for _, st := range []string{"crash:outbox:hook", "crash:outbox:hook-by-rule", "crash:outbox:pager"} {
 				g, err := c.XInfoGroups(ctx, st).Result()
 				out += fmt.Sprintf("groups %+v %v\n", g, err)
 				cs, err := c.XInfoConsumers(ctx, st, "vigia").Result()
@@ -114,7 +115,7 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 				p, err := c.XPending(ctx, st, "vigia").Result()
 				out += fmt.Sprintf("pending %+v %v\n", p, err)
 				r, err := c.XRange(ctx, st, "-", "+").Result()
-				for _, m := range r {
+				for _, m := range r[:min(len(r), 20)] {
 					v := fmt.Sprint(m.Values["e"])
 					out += m.ID + " " + v[:min(len(v), 300)] + "\n"
 				}
@@ -145,7 +146,7 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 	got := newCrashReceivers(t)
 	cfg := crashConfig(t, dir, "crash", bk.addr, got.url, rs)
 	logPath := filepath.Join(dir, "crash.log")
-	got.logPath = logPath
+	got.logPath, got.diagnose = logPath, diagnose
 	produced := make(chan error, 1)
 	var brokerDown sync.RWMutex // held for writing while the broker restarts
 	go func() { produced <- producePaced(bk, &brokerDown, "crash-audit", stream) }()
@@ -169,7 +170,7 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 			got.down.Store(true)
 			events = append(events, fmt.Sprintf("receivers down before kill %d", i+1))
 		}
-		if i == outageAt+2 {
+		if plan.outage && i == outageAt+2 {
 			got.down.Store(false)
 			events = append(events, fmt.Sprintf("receivers up before kill %d", i+1))
 		}
@@ -501,8 +502,8 @@ func waitDone(t *testing.T, p *vigiaProc, brokerAddr, group, topic string, rc *c
 		last = n
 	}
 	msg := fmt.Sprintf("%s run not done within %s: %s", group, timeout, why)
-	if debugHook != nil {
-		msg += "\n" + debugHook()
+	if rc.diagnose != nil {
+		msg += "\n" + rc.diagnose()
 	}
 	if b, err := os.ReadFile(rc.logPath); err == nil {
 		var warn []string
@@ -515,8 +516,6 @@ func waitDone(t *testing.T, p *vigiaProc, brokerAddr, group, topic string, rc *c
 	}
 	t.Fatal(msg)
 }
-
-var debugHook func() string
 
 // doneYet returns what is still pending, or "".
 func doneYet(brokerAddr, group, topic, metricsAddr string) string {
@@ -567,7 +566,8 @@ func doneYet(brokerAddr, group, topic, metricsAddr string) string {
 // accepted. down makes every request answer 503 (an outage).
 type crashReceivers struct {
 	url     string
-	logPath string // the process log, for failure messages
+	logPath  string        // the process log, for failure messages
+	diagnose func() string // more state for failure messages; may be nil
 	down atomic.Bool
 
 	mu sync.Mutex
