@@ -565,10 +565,10 @@ func doneYet(brokerAddr, group, topic, metricsAddr string) string {
 // crashReceivers fakes the webhooks and PagerDuty and records what they
 // accepted. down makes every request answer 503 (an outage).
 type crashReceivers struct {
-	url     string
+	url      string
 	logPath  string        // the process log, for failure messages
 	diagnose func() string // more state for failure messages; may be nil
-	down atomic.Bool
+	down     atomic.Bool
 
 	mu sync.Mutex
 	// notes[receiver][notification id] = alert ids
@@ -703,5 +703,3 @@ func (r crashResult) duplicated() int {
 	}
 	return n
 }
-
-
