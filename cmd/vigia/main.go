@@ -36,6 +36,7 @@ Usage:
   vigia config reference           print every configuration field (markdown)
   vigia silence add|list|expire    mute matching alerts for a while (via the API of vigia run)
   vigia deliveries dead|replay     list and retry deliveries that receivers refused for good
+  vigia dlq list|replay            list the dead-letter topic; produce its messages again
   vigia version
 
 Run "vigia COMMAND -h" for a command's flags.
@@ -72,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSilence(ctx, args[1:], stdout, stderr)
 	case "deliveries":
 		err = cmdDeliveries(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		err = cmdDLQ(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vigia", version)
 	case "help", "-h", "--help":

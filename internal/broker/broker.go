@@ -40,6 +40,9 @@ type Config struct {
 	// MinSessionTimeout is the smallest consumer-group session timeout
 	// accepted. Default: 6s, as on Kafka.
 	MinSessionTimeout time.Duration
+	// MaxMessageBytes is the largest record batch accepted
+	// (message.max.bytes). Default: 1048588, as on Kafka.
+	MaxMessageBytes int
 }
 
 // Open starts a one-node broker.
@@ -66,6 +69,9 @@ func Open(cfg Config) (*Broker, error) {
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.MaxMessageBytes > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(cfg.MaxMessageBytes)}))
 	}
 	if cfg.MinSessionTimeout > 0 {
 		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.MinSessionTimeout))
