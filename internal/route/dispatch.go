@@ -57,6 +57,11 @@ type DispatcherConfig struct {
 	// StateTTL is how long a group's state outlives its last alert.
 	// Default: 30 days.
 	StateTTL time.Duration
+	// MaxPending bounds the entries held in memory across the receiver's
+	// open groups; beyond it the dispatcher claims no more until groups
+	// are notified, and the rest waits in the outbox (on disk or in
+	// Redis). Default: 4096.
+	MaxPending int
 	Metrics  Metrics
 	Logger   *slog.Logger
 	Tracer   trace.Tracer
@@ -115,6 +120,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.StateTTL <= 0 {
 		cfg.StateTTL = 30 * 24 * time.Hour
 	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, now: cfg.Now, groups: map[string]*group{}, inhibit: newInhibitor(cfg.InhibitRules)}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -133,7 +141,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.log.Warn("could not restore open groups; their resolutions wait for their next alert", "err", err)
 	}
 	for ctx.Err() == nil {
-		entries, err := d.cfg.Queue.Claim(ctx, d.cfg.Receiver, 512, d.wait())
+		room := d.cfg.MaxPending - d.pending()
+		if room <= 0 {
+			// Enough held: notify due groups first (backpressure onto
+			// the outbox).
+			sleep(ctx, max(d.wait(), 10*time.Millisecond))
+			d.flushDue(ctx)
+			continue
+		}
+		entries, err := d.cfg.Queue.Claim(ctx, d.cfg.Receiver, min(512, room), d.wait())
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -148,6 +164,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.flushDue(ctx)
 	}
 	return nil
+}
+
+// pending returns the entries held across groups.
+func (d *Dispatcher) pending() int {
+	n := 0
+	for _, g := range d.groups {
+		n += len(g.pending)
+	}
+	return n
 }
 
 // restore rebuilds the open (unresolved) groups from the stored states, so
