@@ -35,7 +35,7 @@ type Redis struct {
 	dedup    time.Duration
 
 	mu      sync.Mutex
-	groups  map[string]bool // streams whose consumer group exists
+	groups  map[string]bool   // streams whose consumer group exists
 	ownRead map[string]string // stream -> where re-reading this consumer's own pending entries resumes; "-" once done
 }
 

@@ -62,9 +62,9 @@ type DispatcherConfig struct {
 	// are notified, and the rest waits in the outbox (on disk or in
 	// Redis). Default: 4096.
 	MaxPending int
-	Metrics  Metrics
-	Logger   *slog.Logger
-	Tracer   trace.Tracer
+	Metrics    Metrics
+	Logger     *slog.Logger
+	Tracer     trace.Tracer
 	// Now is the clock (tests). Default: time.Now.
 	Now func() time.Time
 }
