@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -55,6 +56,10 @@ type RuleStats func(yield func(rule string, evaluations, matches, errors uint64)
 // New creates the meter provider and instruments.
 func New() (*Metrics, error) {
 	reg := prometheus.NewRegistry()
+	// The Go runtime's and the process's own: go_goroutines,
+	// go_memstats_heap_inuse_bytes, process_resident_memory_bytes, … (the
+	// soak benchmark watches them stay flat).
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	if err != nil {
 		return nil, err
