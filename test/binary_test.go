@@ -94,12 +94,12 @@ data_dir: `+filepath.Join(dir, "data")+`
 		close(alerts)
 	}()
 	var got []string
-	for len(got) < len(want) {
+	for len(got) < want.Count() {
 		select {
 		case a := <-alerts:
 			got = append(got, a)
 		case <-deadline:
-			t.Fatalf("got %d of %d alerts on stdout", len(got), len(want))
+			t.Fatalf("got %d of %d alerts on stdout", len(got), want.Count())
 		}
 	}
 	for _, a := range got {
@@ -169,7 +169,11 @@ func TestBinaryDemo(t *testing.T) {
 		}
 		byRule[a.Rule.ID] = a.Entity.Identity
 	}
-	for _, r := range []string{"container-reverse-shell", "aws-cloudtrail-logging-stopped", "aws-s3-bucket-made-public"} {
+	// The correlations chain the story's steps under the same identity:
+	// exec then the pod's cloud role, exec then a miner in that pod,
+	// administrator access then the trail deleted.
+	for _, r := range []string{"container-reverse-shell", "aws-cloudtrail-logging-stopped", "aws-s3-bucket-made-public",
+		"corr-exec-then-irsa-cloud-activity", "corr-exec-then-crypto-miner", "corr-privilege-change-then-logging-stopped"} {
 		if byRule[r] != "system:serviceaccount:payments:ledger" {
 			t.Errorf("%s: identity %q, want the pod's service account resolved across sources", r, byRule[r])
 		}

@@ -98,7 +98,7 @@ func crashVariant(t *testing.T, bin string, plan crashPlan) {
 	bk.open("127.0.0.1:0")
 	defer bk.close()
 
-	var rs *redistest.Server
+	var rs *redistest.PersistentServer
 	var diagnose func() string // the Redis outbox's state, for failure messages
 	if plan.redis {
 		rs = redistest.StartPersistent(t)
@@ -282,7 +282,7 @@ func crashStream(n int) []kafka.Message {
 	return out
 }
 
-func crashConfig(t *testing.T, dir, name, brokerAddr, hookURL string, rs *redistest.Server) string {
+func crashConfig(t *testing.T, dir, name, brokerAddr, hookURL string, rs *redistest.PersistentServer) string {
 	t.Helper()
 	keyFile := filepath.Join(dir, "pd-key")
 	if err := os.WriteFile(keyFile, []byte(crashRoutKey), 0o600); err != nil {

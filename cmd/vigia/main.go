@@ -31,12 +31,17 @@ Usage:
                                    run the rules over log files; alerts as JSON lines on stdout
   vigia rules test [--rules DIR]   run every rule's inline tests
   vigia rules lint [--rules DIR]   check every rule; report each problem with file and line
+  vigia rules coverage [--rules DIR] [--format markdown|json]
+                                   ATT&CK techniques covered per source
+  vigia rules index [--rules DIR]  markdown index of the rules (id, source, severity, ATT&CK, runbook)
   vigia config validate --config FILE [--for run|ingest]
                                    check a configuration file and the files it references
   vigia config reference           print every configuration field (markdown)
   vigia silence add|list|expire    mute matching alerts for a while (via the API of vigia run)
   vigia deliveries dead|replay     list and retry deliveries that receivers refused for good
   vigia dlq list|replay            list the dead-letter topic; produce its messages again
+  vigia lifecycle log|ack|resolve|silence
+                                   the audit trail of acknowledgements, resolutions and silences; act from the CLI
   vigia version
 
 Run "vigia COMMAND -h" for a command's flags.
@@ -75,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDeliveries(ctx, args[1:], stdout, stderr)
 	case "dlq":
 		err = cmdDLQ(ctx, args[1:], stdout, stderr)
+	case "lifecycle":
+		err = cmdLifecycle(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vigia", version)
 	case "help", "-h", "--help":

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/notify/console"
@@ -28,11 +29,14 @@ const maxReported = 20
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vigia replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var rulePaths, inputs stringList
-	fs.Var(&rulePaths, "rules", "rule files or directories (repeatable). Default: detections")
+	var rulePaths, inputs, enable, disable stringList
+	fs.Var(&rulePaths, "rules", "rule and tuning files or directories (repeatable; later ones override earlier ones' lists and macros). Default: detections")
+	fs.Var(&enable, "enable", "enable rules by id or tag (repeatable)")
+	fs.Var(&disable, "disable", "disable rules by id or tag (repeatable)")
 	fs.Var(&inputs, "input", "log files or directories, recursively; .gz is read transparently; - is standard input (repeatable)")
 	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	cluster := fs.String("cluster", "", "cluster name stamped on Kubernetes events")
+	lateness := fs.Duration("lateness", 24*time.Hour, "correlation: how far an event may trail the newest event of its source (files replayed out of time order need more)")
 	format := fs.String("format", "auto", "input format: auto (detected per record), k8s_audit, aws_cloudtrail, gcp_audit, azure_activity or container_log")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,7 +48,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(rulePaths) == 0 {
 		rulePaths = stringList{"detections"}
 	}
-	rules, err := rule.Load(rulePaths, rule.Options{Root: *root})
+	rules, err := rule.Load(rulePaths, rule.Options{Root: *root, Enable: enable, Disable: disable})
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
@@ -61,7 +65,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := console.New(stdout)
 	// Identity and pod resolution learns from the files as they are read,
 	// as the pipeline does from the stream.
-	proc := &pipeline.Processor{Rules: rules, Resolver: resolve.New(resolve.NewMemory(1_000_000), resolve.Options{})}
+	// Correlations run over event time, in memory, as they do live.
+	proc := &pipeline.Processor{Rules: rules, Resolver: resolve.New(resolve.NewMemory(1_000_000), resolve.Options{}),
+		Correlator: correlate.New(rules, correlate.NewMemory(0), correlate.Options{Lateness: *lateness})}
 	norm, err := detect.New(*format, normalize.Options{Cluster: *cluster, Raw: rules.UsesRaw(), RawSources: rules.RawSources()})
 	if err != nil {
 		return usageError("replay: --format: " + err.Error())

@@ -1,25 +1,37 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/rule"
 )
 
+// The committed ATT&CK coverage and rule index; a test fails when they
+// drift from detections/.
+//go:generate go run . rules coverage --rules ../../detections --runbook-root ../.. --out ../../docs/coverage.md
+//go:generate go run . rules index --rules ../../detections --runbook-root ../.. --out ../../docs/rules.md
+
 func cmdRules(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("rules: want a subcommand: test or lint")
+		return usageError("rules: want a subcommand: test, lint, coverage or index")
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("vigia rules "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var paths stringList
-	fs.Var(&paths, "rules", "rule files or directories (repeatable). Default: detections")
+	var paths, enable, disable stringList
+	fs.Var(&paths, "rules", "rule and tuning files or directories (repeatable; later ones override earlier ones' lists and macros). Default: detections")
+	fs.Var(&enable, "enable", "enable rules by id or tag (repeatable)")
+	fs.Var(&disable, "disable", "disable rules by id or tag (repeatable)")
 	root := fs.String("runbook-root", "", "directory runbook paths are relative to. Default: the working directory")
 	verbose := fs.Bool("v", false, "test: print every test, not just failures")
+	format := fs.String("format", "markdown", "coverage: markdown or json")
+	out := fs.String("out", "", "coverage, index: write to this file instead of standard output")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -28,7 +40,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 	}
 	switch sub {
 	case "lint":
-		set, err := rule.Load(paths, rule.Options{Root: *root, Strict: true})
+		set, err := rule.Load(paths, rule.Options{Root: *root, Strict: true, Enable: enable, Disable: disable})
 		var les rule.LoadErrors
 		if errors.As(err, &les) {
 			for _, e := range les {
@@ -43,7 +55,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d rules ok\n", len(set.Rules))
 		return nil
 	case "test":
-		set, err := rule.Load(paths, rule.Options{Root: *root})
+		set, err := rule.Load(paths, rule.Options{Root: *root, Enable: enable, Disable: disable})
 		var les rule.LoadErrors
 		if errors.As(err, &les) {
 			for _, e := range les {
@@ -55,7 +67,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		passed, failed := 0, 0
-		for _, res := range set.RunTests(nil) {
+		for _, res := range append(set.RunTests(nil), correlate.RunTests(set)...) {
 			if res.Err != nil {
 				failed++
 				fmt.Fprintf(stdout, "FAIL %s:%d %s: %s: %v\n", res.Rule.File, res.Test.Line, res.Rule.ID, res.Test.Name, res.Err)
@@ -71,6 +83,35 @@ func cmdRules(args []string, stdout, stderr io.Writer) error {
 			return errSilent
 		}
 		return nil
+	case "coverage", "index":
+		if sub == "coverage" && *format != "markdown" && *format != "json" {
+			return usageError(fmt.Sprintf("rules coverage: --format %q: want markdown or json", *format))
+		}
+		set, err := rule.Load(paths, rule.Options{Root: *root, Enable: enable, Disable: disable})
+		if err != nil {
+			return fmt.Errorf("rules:\n%w", err)
+		}
+		var buf bytes.Buffer
+		if sub == "index" {
+			err = set.WriteIndex(&buf, *root)
+		} else {
+			var c *rule.Coverage
+			if c, err = set.Coverage(); err == nil {
+				if *format == "json" {
+					err = c.WriteJSON(&buf)
+				} else {
+					err = c.WriteMarkdown(&buf)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if *out != "" {
+			return os.WriteFile(*out, buf.Bytes(), 0o644)
+		}
+		_, err = stdout.Write(buf.Bytes())
+		return err
 	}
-	return usageError(fmt.Sprintf("rules: unknown subcommand %q: want test or lint", sub))
+	return usageError(fmt.Sprintf("rules: unknown subcommand %q: want test, lint, coverage or index", sub))
 }

@@ -61,6 +61,23 @@ type Alert struct {
 	// (its members): a receiver that gets both notifies the correlation
 	// and mutes the members it has not notified yet.
 	Explains []string `json:"explains,omitempty"`
+	// Correlation describes a correlation alert's window: its type, group
+	// and the span of its events. Nil for single-event alerts.
+	Correlation *Correlation `json:"correlation,omitempty"`
+}
+
+// Correlation is the window a correlation alert fired on.
+type Correlation struct {
+	Type string `json:"type"`
+	// Group is the group-by field values (field → value).
+	Group map[string]string `json:"group"`
+	// Count is the number of contributing events; Distinct the number of
+	// distinct values (value_count) or the new value (first_seen).
+	Count    int       `json:"count"`
+	Distinct int       `json:"distinct,omitempty"`
+	Value    string    `json:"value,omitempty"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
 }
 
 // BaseLabels returns the labels every alert has, derived from its fields.
@@ -170,6 +187,9 @@ func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
 		},
 	}
 }
+
+// Hash is the hash alert ids and dedup keys are made of.
+func Hash(parts ...string) string { return hash(parts...) }
 
 func hash(parts ...string) string {
 	h := sha256.New()

@@ -6,6 +6,8 @@
 //	DELETE /api/v1/silences/{id}               expire one now
 //	GET    /api/v1/deliveries/dead             dead letters, oldest first (?limit=N, default 100, 0: all)
 //	POST   /api/v1/deliveries/dead/replay      {"ids":["…"]} or {"all":true}: back into the outbox
+//	GET    /api/v1/lifecycle/log               lifecycle audit trail, oldest first (?since=RFC3339&actor=…&limit=N)
+//	POST   /api/v1/lifecycle/actions           acknowledge, resolve or silence a group (source cli)
 //	GET    /api/v1/status                      version, uptime, silence counts
 //
 // Every response is JSON; errors are {"error":"…"} with a 4xx/5xx status.
@@ -62,6 +64,8 @@ type Config struct {
 	Silences Silences
 	// Dead serves /api/v1/deliveries/dead; nil answers 503.
 	Dead DeadLetters
+	// Lifecycle serves /api/v1/lifecycle; nil answers 503.
+	Lifecycle Lifecycle
 	// Token, when set, is required as a bearer token on every request
 	// (see LoadToken). Default: none.
 	Token string
@@ -210,6 +214,8 @@ func Handler(cfg Config) http.Handler {
 	handle("/api/v1/silences/{id}", map[string]http.HandlerFunc{http.MethodDelete: s.expireSilence})
 	handle("/api/v1/deliveries/dead", map[string]http.HandlerFunc{http.MethodGet: s.listDead})
 	handle("/api/v1/deliveries/dead/replay", map[string]http.HandlerFunc{http.MethodPost: s.replay})
+	handle("/api/v1/lifecycle/log", map[string]http.HandlerFunc{http.MethodGet: s.lifecycleLog})
+	handle("/api/v1/lifecycle/actions", map[string]http.HandlerFunc{http.MethodPost: s.lifecycleAct})
 	handle("/api/v1/status", map[string]http.HandlerFunc{http.MethodGet: s.status})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "%s: no such endpoint", r.URL.Path)

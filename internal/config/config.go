@@ -56,9 +56,14 @@ type Config struct {
 	Delivery Delivery `yaml:"delivery"`
 	// Resolution tunes identity and pod resolution.
 	Resolution Resolution `yaml:"resolution"`
+	// Correlation tunes the correlation windows.
+	Correlation Correlation `yaml:"correlation"`
 	// API serves silences and delivery dead letters to the CLI.
 	API       API       `yaml:"api"`
 	Telemetry Telemetry `yaml:"telemetry"`
+	// Lifecycle lets people acknowledge, resolve and silence from Slack
+	// and PagerDuty (docs/lifecycle.md).
+	Lifecycle Lifecycle `yaml:"lifecycle"`
 	// Ingest configures `vigia ingest`, the Kubernetes audit webhook
 	// endpoint that writes audit events to Kafka.
 	Ingest Ingest `yaml:"ingest"`
@@ -133,11 +138,26 @@ type Topic struct {
 
 // Rules configures the rule set.
 type Rules struct {
-	// Paths are rule files or directories. Default: [detections].
+	// Paths are rule files or directories, read in this order: tuning files
+	// (lists, macros, exceptions) of a later path override an earlier
+	// one's, so list your own directory after the shipped rules, e.g.
+	// [detections, /etc/vigia/rules]. Default: [detections].
 	Paths []string `yaml:"paths"`
+	// Disable turns off the rules with these ids or tags (attack.t1609);
+	// they stay loaded and linted. Default: none.
+	Disable []string `yaml:"disable"`
+	// Enable turns on rules with these ids or tags, including rules shipped
+	// disabled. An id listed here wins over a disabled tag; see
+	// detections/README.md. Default: none.
+	Enable []string `yaml:"enable"`
 	// RunbookRoot is the directory runbook paths are relative to.
 	// Default: the working directory.
 	RunbookRoot string `yaml:"runbook_root"`
+	// ReloadInterval is how often the rule files are checked for changes;
+	// a change (stable for one more interval) reloads the set, as SIGHUP
+	// does. A set that fails to load is logged with file and line and the
+	// running set stays. 0: reload on SIGHUP only. Default: 5s.
+	ReloadInterval *time.Duration `yaml:"reload_interval"`
 }
 
 // Receiver is one alert destination. Exactly one of the typed blocks is set.
@@ -183,6 +203,9 @@ type SlackConfig struct {
 	// pt-BR (the runbooks/pt-BR translation, English where there is none).
 	// Default: en.
 	Locale string `yaml:"locale"`
+	// Interactive adds Acknowledge, Resolve and Silence buttons to the
+	// messages; needs lifecycle.listen and lifecycle.slack. Default: false.
+	Interactive bool `yaml:"interactive"`
 }
 
 // Telemetry configures Vigia's own metrics and health endpoints.
@@ -190,6 +213,12 @@ type Telemetry struct {
 	// Listen is the address serving /metrics, /healthz and /readyz; "" or
 	// "off" disables it. Default: 127.0.0.1:9464.
 	Listen string `yaml:"listen"`
+	// TokenEnv or TokenFile holds a bearer token that /metrics then
+	// requires (Prometheus: `authorization: {credentials_file: …}`);
+	// /healthz and /readyz stay open for probes. Default: no token (bind
+	// to localhost or restrict with a NetworkPolicy).
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
 	// Tracing exports traces over OTLP. Default: off.
 	Tracing Tracing `yaml:"tracing"`
 }
@@ -256,6 +285,10 @@ func (c *Config) Defaults() {
 	if len(c.Rules.Paths) == 0 {
 		c.Rules.Paths = []string{"detections"}
 	}
+	if c.Rules.ReloadInterval == nil {
+		d := 5 * time.Second
+		c.Rules.ReloadInterval = &d
+	}
 	if c.Route.MinSeverity == "" {
 		c.Route.MinSeverity = alert.SeverityInfo
 	}
@@ -266,6 +299,7 @@ func (c *Config) Defaults() {
 		c.Route.SendTimeout = 30 * time.Second
 	}
 	c.routingDefaults()
+	c.lifecycleDefaults()
 	if len(c.Route.Receivers) == 0 {
 		for _, r := range c.Receivers {
 			c.Route.Receivers = append(c.Route.Receivers, r.Name)
@@ -363,6 +397,7 @@ func (c *Config) Validate() error {
 		bad("receivers", "at least one receiver is required")
 	}
 	errs = append(errs, c.validateRouting(names)...)
+	errs = append(errs, c.validateLifecycle()...)
 	errs = append(errs, c.Kafka.validateSecurity()...)
 	if c.Workers < 0 {
 		bad("workers", "must not be negative")

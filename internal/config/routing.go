@@ -52,6 +52,10 @@ type Route struct {
 	ActiveTimeIntervals []string `yaml:"active_time_intervals"`
 	// Routes are the child routes, tried in order.
 	Routes []Route `yaml:"routes"`
+	// Lifecycle names who may acknowledge, resolve and silence this
+	// route's alerts from Slack. Default: the parent route's; nobody at
+	// the root.
+	Lifecycle *RouteLifecycle `yaml:"lifecycle"`
 
 	// MinSeverity drops alerts below it before routing. Root only.
 	// Default: info.
@@ -95,8 +99,9 @@ type Redis struct {
 	PasswordFile string `yaml:"password_file"`
 	// DB is the database number. Default: 0.
 	DB int `yaml:"db"`
-	// TLS connects with TLS (system roots). Default: false.
-	TLS bool `yaml:"tls"`
+	// TLS connects with TLS: `tls: {}` verifies the server against the
+	// system roots (this replaces the former `tls: true`). Default: no TLS.
+	TLS *RedisTLS `yaml:"tls"`
 	// KeyPrefix prefixes every key, so several Vigia deployments can share
 	// one Redis. Default: "vigia:".
 	KeyPrefix string `yaml:"key_prefix"`
@@ -155,6 +160,7 @@ func (c *Config) routingDefaults() {
 	if c.API.Listen == "" {
 		c.API.Listen = "127.0.0.1:9465"
 	}
+	c.correlationDefaults()
 }
 
 func (c *Config) validateRouting(receivers map[string]bool) []error {
@@ -242,6 +248,9 @@ func (c *Config) validateRouting(receivers map[string]bool) []error {
 		if r.PasswordEnv != "" && r.PasswordFile != "" {
 			bad("redis.password_env", "set one of password_env and password_file")
 		}
+		if t := r.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+			bad("redis.tls.cert_file", "cert_file and key_file go together")
+		}
 	}
 	if c.Delivery.ClaimTimeout < 0 {
 		bad("delivery.claim_timeout", "must not be negative")
@@ -249,5 +258,6 @@ func (c *Config) validateRouting(receivers map[string]bool) []error {
 	if c.Resolution.MaxEntries < 0 {
 		bad("resolution.max_entries", "must not be negative")
 	}
+	c.validateCorrelation(bad)
 	return errs
 }

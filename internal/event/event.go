@@ -193,6 +193,11 @@ type Entity struct {
 	CloudIdentities []string `json:"cloud_identities,omitempty" expr:"cloud_identities"`
 	// Pod is "NS/NAME" of the pod concerned, when known.
 	Pod string `json:"pod,omitempty" expr:"pod"`
+	// PodServiceAccount is the service account ("NS/NAME") the pod named
+	// by a Kubernetes audit event runs as, when learned: for an exec into
+	// a pod, whose credentials the session holds, as opposed to the
+	// actor's. (A container log line's identity already is its pod's.)
+	PodServiceAccount string `json:"pod_service_account,omitempty" expr:"pod_service_account"`
 	// Node is the node the pod runs on, when known.
 	Node string `json:"node,omitempty" expr:"node"`
 	// Images are the pod's container images, when known.

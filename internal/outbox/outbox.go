@@ -101,8 +101,14 @@ type GroupState struct {
 	Last  time.Time `json:"last"`
 	// Notified is when the group was last notified (repeat_interval).
 	Notified time.Time `json:"notified"`
-	// Resolved is set once a resolution was delivered.
+	// Resolved is set once a resolution was delivered (after the quiet
+	// resolve_timeout, or a person's resolve through internal/lifecycle).
 	Resolved bool `json:"resolved,omitempty"`
+	// Acknowledged and AcknowledgedBy record a person's acknowledgement
+	// (internal/lifecycle), so a second one — the echo of the first from
+	// PagerDuty's webhook — changes nothing.
+	Acknowledged   time.Time `json:"acknowledged,omitzero"`
+	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
 	// Seen holds the ids of the group's most recently notified alerts
 	// (bounded), so an alert routed again after a restart — its Kafka
 	// offset was not yet committed — is not notified twice.

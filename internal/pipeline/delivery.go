@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -24,6 +23,7 @@ import (
 type delivery struct {
 	router *route.Router
 	queue  outbox.Queue
+	states outbox.States
 	names  []string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -67,8 +67,8 @@ func redisClient(ctx context.Context, r *config.Redis) (*redis.Client, error) {
 		return nil, fmt.Errorf("redis password: %w", err)
 	}
 	opts := &redis.Options{Addr: r.Addr, Username: r.Username, Password: password, DB: r.DB}
-	if r.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.TLSConfig, err = redisTLS(r.TLS); err != nil {
+		return nil, err
 	}
 	c := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -146,7 +146,7 @@ func startDelivery(ctx context.Context, d deliveryDeps) (*delivery, error) {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	del := &delivery{queue: queue, names: names, cancel: cancel}
+	del := &delivery{queue: queue, states: queue, names: names, cancel: cancel}
 	del.router = route.New(route.Config{Tree: tree, Queue: queue, Owners: d.owners, MinSeverity: cfg.Route.MinSeverity, Logger: d.log})
 	for _, name := range names {
 		br, ok := d.receivers[name]

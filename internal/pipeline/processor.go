@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vigia-dev/vigia/internal/alert"
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
@@ -47,12 +49,16 @@ type Metrics interface {
 // hands the alerts to the router. It is the stage shared by `vigia run`
 // (messages from Kafka) and `vigia replay` (records from files).
 type Processor struct {
+	// Rules is the rule set at start; SetRules replaces it while running
+	// (RuleSet returns the current one).
 	Rules *rule.Set
 	// Normalizers by topic; Default is used for topics not listed.
 	Normalizers map[string]normalize.Normalizer
 	Default     normalize.Normalizer
 	// Resolver, when set, resolves identities and pods before the rules run.
-	Resolver   Resolver
+	Resolver Resolver
+	// Correlator, when set, feeds rule matches to the correlation rules.
+	Correlator *correlate.Engine
 	Router     Router
 	DeadLetter DeadLetterWriter
 	Metrics    Metrics
@@ -62,32 +68,111 @@ type Processor struct {
 	// Tracer, when set, traces each message and rule-set evaluation; nil
 	// (tracing disabled) costs nothing.
 	Tracer trace.Tracer
+	// NewNormalizers, when set, builds the normalizers a rule set needs
+	// (Raw only for the sources whose rules read it); SetRules calls it so
+	// the normalizers change with the rules.
+	NewNormalizers func(*rule.Set) (byTopic map[string]normalize.Normalizer, def normalize.Normalizer, err error)
+	// NewCorrelator, when set, builds the correlation engine of a rule set;
+	// SetRules calls it so correlations change with the rules. Without it
+	// the Correlator stays.
+	NewCorrelator func(*rule.Set) *correlate.Engine
 
+	live   atomic.Pointer[liveRules] // set by SetRules; nil: the fields above
 	evals  sync.Pool
 	counts sync.Map // kind -> *atomic.Uint64
+}
+
+// liveRules is a rule set with the normalizers and correlation engine
+// built for it, swapped as one.
+type liveRules struct {
+	set         *rule.Set
+	normalizers map[string]normalize.Normalizer
+	def         normalize.Normalizer
+	corr        *correlate.Engine
+}
+
+// SetRules makes s the rule set of every message handled from now on;
+// messages in flight finish with the set they started with. With
+// NewNormalizers (NewCorrelator) set, the normalizers (the correlation
+// engine) are rebuilt for s first, and an error there leaves the current
+// set in place. SetRules is the one place a rule set changes: state
+// derived from the rules hooks in here.
+func (p *Processor) SetRules(s *rule.Set) error {
+	lv := p.current()
+	lv.set = s
+	if p.NewNormalizers != nil {
+		byTopic, def, err := p.NewNormalizers(s)
+		if err != nil {
+			return err
+		}
+		lv.normalizers, lv.def = byTopic, def
+	}
+	if p.NewCorrelator != nil {
+		lv.corr = p.NewCorrelator(s)
+	}
+	p.live.Store(&lv)
+	return nil
+}
+
+// RuleSet returns the current rule set.
+func (p *Processor) RuleSet() *rule.Set {
+	if lv := p.live.Load(); lv != nil {
+		return lv.set
+	}
+	return p.Rules
+}
+
+// current returns the rule set, normalizers and correlation engine to
+// handle one message with.
+func (p *Processor) current() liveRules {
+	if lv := p.live.Load(); lv != nil {
+		return *lv
+	}
+	return liveRules{set: p.Rules, normalizers: p.Normalizers, def: p.Default, corr: p.Correlator}
 }
 
 // Reasons for dead letters beyond normalize.Reason's.
 const ReasonOversized = "oversized"
 
 // Process normalizes data, resolves identities and pods, and evaluates
-// the rules. It returns the alerts, the number of events, and an error per
-// part that failed to normalize.
+// the rules and correlations. It returns the alerts, the number of events,
+// and an error per part that failed to normalize.
 func (p *Processor) Process(ctx context.Context, n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*alert.Alert, int, []error) {
+	b := p.process(ctx, p.current(), n, data, meta)
+	alerts := b.alerts
+	if corr, err := p.correlate(ctx, b); err == nil {
+		alerts = append(alerts, corr...)
+	}
+	return alerts, b.events, b.errs
+}
+
+// batch is what one message's events gave: single-event alerts to route
+// (signal-only rules left out) and the matches correlations are fed.
+type batch struct {
+	lv      liveRules // what the message was evaluated with
+	alerts  []*alert.Alert
+	matches []correlate.Match
+	evs     []*event.Event
+	events  int
+	errs    []error
+}
+
+func (p *Processor) process(ctx context.Context, lv liveRules, n normalize.Normalizer, data []byte, meta normalize.Meta) batch {
 	evs, errs := n.Normalize(data, meta)
-	alerts, _ := p.evaluate(ctx, evs)
+	b := p.evaluate(ctx, lv, evs)
+	b.errs = errs
 	if p.Metrics != nil {
 		for _, err := range errs {
 			p.Metrics.Failed(n.Source(), normalize.Reason(err))
 		}
 	}
-	return alerts, len(evs), errs
+	return b
 }
 
 // Flush evaluates the events normalizers held back waiting for the rest of
 // a split log line, now that input ends, and routes their alerts.
 func (p *Processor) Flush(ctx context.Context) error {
-	alerts, n := p.evaluate(ctx, detect.Flush())
+	alerts, n := p.FlushAlerts(ctx)
 	if n == 0 || len(alerts) == 0 || p.Router == nil {
 		return nil
 	}
@@ -96,11 +181,16 @@ func (p *Processor) Flush(ctx context.Context) error {
 
 // FlushAlerts is Flush for callers without a router (vigia replay).
 func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
-	return p.evaluate(ctx, detect.Flush())
+	b := p.evaluate(ctx, p.current(), detect.Flush())
+	alerts := b.alerts
+	if corr, err := p.correlate(ctx, b); err == nil {
+		alerts = append(alerts, corr...)
+	}
+	return alerts, b.events
 }
 
 // evaluate resolves and evaluates events.
-func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.Alert, int) {
+func (p *Processor) evaluate(ctx context.Context, lv liveRules, evs []*event.Event) batch {
 	if p.Metrics != nil {
 		for i := 0; i < len(evs); {
 			j := i + 1
@@ -112,7 +202,7 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.
 		}
 	}
 	if len(evs) == 0 {
-		return nil, 0
+		return batch{lv: lv}
 	}
 	if p.Resolver != nil {
 		if err := p.Resolver.Resolve(ctx, evs); err != nil {
@@ -121,22 +211,88 @@ func (p *Processor) evaluate(ctx context.Context, evs []*event.Event) ([]*alert.
 			p.logFirst("resolve_error", "identity and pod resolution failed; events evaluated without resolved entities (logged once per 10,000)", "err", err)
 		}
 	}
-	e := p.evaluator()
+	set := lv.set
+	e := p.evaluator(set)
 	defer p.evals.Put(e)
-	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(p.Rules.Rules))
+	_, span := telemetry.StartRules(ctx, p.Tracer, len(evs), len(set.Rules))
+	b := batch{lv: lv, evs: evs, events: len(evs)}
 	var alerts []*alert.Alert
+	corr := lv.corr != nil && lv.corr.Active()
 	for _, ev := range evs {
+		n0 := len(alerts)
 		alerts = e.Eval(alerts, ev)
+		if !corr {
+			continue
+		}
+		for _, a := range alerts[n0:] {
+			if r := set.Rule(a.Rule.ID); r != nil && lv.corr.Referenced(r.ID) {
+				b.matches = append(b.matches, correlate.Match{Rule: r, Alert: a, Event: ev})
+			}
+		}
 	}
-	telemetry.EndRules(span, len(alerts))
-	return alerts, len(evs)
+	b.alerts = routable(set, alerts)
+	telemetry.EndRules(span, len(b.alerts))
+	return b
 }
 
-func (p *Processor) evaluator() *rule.Evaluator {
-	if e, ok := p.evals.Get().(*rule.Evaluator); ok {
+// routable leaves out the alerts of signal-only rules: they feed
+// correlations and alert nobody.
+func routable(set *rule.Set, alerts []*alert.Alert) []*alert.Alert {
+	out := alerts[:0]
+	for _, a := range alerts {
+		if r := set.Rule(a.Rule.ID); r != nil && r.SignalOnly {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// correlateOnce is correlate without retries.
+func (p *Processor) correlateOnce(ctx context.Context, b batch) ([]*alert.Alert, error) {
+	c := b.lv.corr
+	if c == nil || !c.Active() {
+		return nil, nil
+	}
+	c.Observe(b.evs)
+	if len(b.matches) == 0 && !c.HasPending() {
+		return nil, nil
+	}
+	out, err := c.Process(ctx, b.matches)
+	if err != nil {
+		p.logFirst("correlation_error", "correlation store failed; retrying (counted in vigia_correlation_errors_total; logged once per 10,000)", "err", err)
+		return nil, err
+	}
+	return routable(b.lv.set, out), nil
+}
+
+// correlate feeds a batch's matches to the correlations. A store failure
+// (Redis down) is retried with backoff until it succeeds or ctx ends:
+// window updates are idempotent, so nothing is counted twice, and the
+// message is not committed until its correlations are done, so nothing is
+// lost. Errors are counted in vigia_correlation_errors_total.
+func (p *Processor) correlate(ctx context.Context, b batch) ([]*alert.Alert, error) {
+	backoff := 50 * time.Millisecond
+	for {
+		out, err := p.correlateOnce(ctx, b)
+		if err == nil {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("correlations not evaluated: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (p *Processor) evaluator(set *rule.Set) *rule.Evaluator {
+	// An evaluator of a replaced set is dropped.
+	if e, ok := p.evals.Get().(*rule.Evaluator); ok && e.Set() == set {
 		return e
 	}
-	e := p.Rules.NewEvaluator()
+	e := set.NewEvaluator()
 	e.OnError = func(r *rule.Rule, ev *event.Event, err error) {
 		p.logFirst("rule_error:"+r.ID, "rule runtime error (counted per rule in vigia_rule_errors; logged once per rule)",
 			"rule", r.ID, "file", r.File, "event", ev.ID, "err", err)
@@ -147,9 +303,10 @@ func (p *Processor) evaluator() *rule.Evaluator {
 // Handle is the source.Handler for Kafka messages: it returns nil once
 // the message's alerts were routed and its bad parts dead-lettered.
 func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
-	n := p.Normalizers[m.Topic]
+	lv := p.current()
+	n := lv.normalizers[m.Topic]
 	if n == nil {
-		n = p.Default
+		n = lv.def
 	}
 	ctx, span := telemetry.StartMessage(ctx, p.Tracer, m, n.Source())
 	defer func() { telemetry.EndSpan(span, err) }()
@@ -162,18 +319,36 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 		}
 		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
 	}
-	alerts, nev, errs := p.Process(ctx, n, m.Value, normalize.Meta{Topic: m.Topic})
-	telemetry.MessageCounts(span, nev, len(alerts))
-	if len(errs) > 0 {
-		reason := normalize.Reason(errs[0])
-		if err := p.deadLetter(ctx, m, reason, errors.Join(errs...).Error()); err != nil {
+	b := p.process(ctx, lv, n, m.Value, normalize.Meta{Topic: m.Topic})
+	if len(b.errs) > 0 {
+		reason := normalize.Reason(b.errs[0])
+		if err := p.deadLetter(ctx, m, reason, errors.Join(b.errs...).Error()); err != nil {
 			return err
 		}
 	}
-	if len(alerts) == 0 {
+	// Usually the correlations are done in one try and every alert of the
+	// message is routed together, so a receiver sees a correlation with
+	// the members it explains. If the correlation store is down, the
+	// single-event alerts go out first: the outage must not hold them back.
+	corr, err := p.correlateOnce(ctx, b)
+	if err != nil {
+		if len(b.alerts) > 0 {
+			if err := p.Router.Route(ctx, b.alerts); err != nil {
+				return err
+			}
+		}
+		b.alerts = nil
+		corr, err = p.correlate(ctx, b)
+	}
+	telemetry.MessageCounts(span, b.events, len(b.alerts)+len(corr))
+	if err != nil {
+		return err
+	}
+	all := append(b.alerts, corr...)
+	if len(all) == 0 {
 		return nil
 	}
-	return p.Router.Route(ctx, alerts)
+	return p.Router.Route(ctx, all)
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m kafka.Message, reason, detail string) error {

@@ -65,6 +65,7 @@ func receivers(cfg *config.Config, books *runbook.Library, stdout io.Writer) (ma
 				APIURL:         rc.Slack.APIURL,
 				RunbookBaseURL: rc.Slack.RunbookBaseURL,
 				Locale:         rc.Slack.Locale,
+				Interactive:    rc.Slack.Interactive,
 			}, books)
 			if err != nil {
 				return fail(name, err)

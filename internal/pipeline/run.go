@@ -15,18 +15,22 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigia-dev/vigia/internal/api"
 	"github.com/vigia-dev/vigia/internal/broker"
 	"github.com/vigia-dev/vigia/internal/config"
+	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/kafkaauth"
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
 	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/rule"
+	"github.com/vigia-dev/vigia/internal/secret"
 	"github.com/vigia-dev/vigia/internal/silence"
 	"github.com/vigia-dev/vigia/internal/source"
 	"github.com/vigia-dev/vigia/internal/telemetry"
@@ -50,7 +54,11 @@ type Running struct {
 	Brokers  []string
 	Consumer *source.Consumer
 	Metrics  *telemetry.Metrics
-	Rules    *rule.Set
+	Rules    *rule.Set // the set at start
+	// ReloadRules loads the rule files again (as SIGHUP does); CurrentRules
+	// returns the set in use.
+	ReloadRules  func(trigger string) error
+	CurrentRules func() *rule.Set
 	// Pending returns the alerts routed but not yet delivered.
 	Pending func(context.Context) (int64, error)
 	// API is the admin API's address, "" when off.
@@ -73,6 +81,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
+	metricsToken, err := secret.Read(cfg.Telemetry.TokenEnv, cfg.Telemetry.TokenFile)
+	if err != nil {
+		return fmt.Errorf("telemetry token: %w", err)
+	}
+	metrics.RequireToken(metricsToken)
 	if err := metrics.Start(cfg.Telemetry.Listen); err != nil {
 		return fmt.Errorf("telemetry.listen: %w", err)
 	}
@@ -83,20 +96,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer tracing.Shutdown(context.Background())
 
-	// Rules: compiled once; a broken rule stops the start with file and line.
-	rules, err := rule.Load(cfg.Rules.Paths, rule.Options{Root: cfg.Rules.RunbookRoot})
+	// Rules: compiled once; a broken rule stops the start with file and
+	// line. Reloads (below) swap in a new set only when it loads.
+	rulesLoaded := rule.Fingerprint(cfg.Rules.Paths)
+	ruleOpts := rule.Options{Root: cfg.Rules.RunbookRoot, Enable: cfg.Rules.Enable, Disable: cfg.Rules.Disable}
+	rules, err := rule.Load(cfg.Rules.Paths, ruleOpts)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
-	}
-	if err := metrics.ObserveRules(func() telemetry.RuleStats {
-		return func(yield func(string, uint64, uint64, uint64)) {
-			for i, r := range rules.Rules {
-				s := rules.Stats(i)
-				yield(r.ID, s.Evaluations, s.Matches, s.Errors)
-			}
-		}
-	}); err != nil {
-		return fmt.Errorf("telemetry: %w", err)
 	}
 
 	var apiAddr string
@@ -150,6 +156,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer del.stop()
 	router := del.router
 
+	// Incident lifecycle: acknowledge, resolve, silence from Slack and
+	// PagerDuty, with its audit trail; stopped before the outbox.
+	life, err := startLifecycle(ctx, cfg, rcv, del.states, silencer, rdb, log)
+	if err != nil {
+		return err
+	}
+	defer life.stop()
+
 	// The admin API (silences, delivery dead letters), stopped before the
 	// outbox it reads closes.
 	if cfg.API.Listen != "off" {
@@ -165,7 +179,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
-			api.Serve(apiCtx, ln, api.Handler(api.Config{Silences: silencer, Dead: del.queue, Token: token, Version: opts.Version, Logger: log,
+			api.Serve(apiCtx, ln, api.Handler(api.Config{Silences: silencer, Dead: del.queue, Lifecycle: life.svc, Token: token, Version: opts.Version, Logger: log,
 				Status: func(ctx context.Context) map[string]any {
 					n, _ := del.Pending(ctx)
 					return map[string]any{"outbox_backlog": n}
@@ -197,9 +211,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	dlq := source.NewDeadLetter(brokers, cfg.Kafka.DeadLetterTopic, transport, log)
 	defer dlq.Close()
 
+	// Correlation windows: in Redis when configured, shared by replicas.
+	var corrStore correlate.Store = correlate.NewMemory(cfg.Correlation.MaxGroups)
+	corrPrefix := ""
+	if rdb != nil {
+		corrStore, corrPrefix = correlate.NewRedis(rdb), cfg.Redis.KeyPrefix
+	}
+	newCorrelator := func(set *rule.Set) *correlate.Engine {
+		return correlate.New(set, corrStore, correlate.Options{
+			Lateness: cfg.Correlation.Lateness, MaxEvents: cfg.Correlation.MaxEventsPerGroup,
+			MaxValues: cfg.Correlation.MaxValuesPerGroup, Prefix: corrPrefix, Metrics: metrics, Logger: log,
+		})
+	}
+	correlator := newCorrelator(rules)
+
 	proc := &Processor{
 		Rules:           rules,
-		Normalizers:     map[string]normalize.Normalizer{},
+		Correlator:      correlator,
 		Resolver:        resolvers{resolver, namespaces},
 		Router:          router,
 		DeadLetter:      dlq,
@@ -208,16 +236,48 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		Tracer:          tracing.Tracer("github.com/vigia-dev/vigia/internal/pipeline"),
 	}
-	if proc.Default, err = detect.New(detect.Auto, normalize.Options{Raw: rules.UsesRaw(), RawSources: rules.RawSources()}); err != nil {
+	// Normalizers build raw only for the sources whose rules read it, so
+	// they are rebuilt with each rule set.
+	proc.NewNormalizers = func(set *rule.Set) (map[string]normalize.Normalizer, normalize.Normalizer, error) {
+		def, err := detect.New(detect.Auto, normalize.Options{Raw: set.UsesRaw(), RawSources: set.RawSources()})
+		if err != nil {
+			return nil, nil, err
+		}
+		byTopic := map[string]normalize.Normalizer{}
+		for _, t := range cfg.Kafka.Topics {
+			n, err := detect.New(t.Format, normalize.Options{Cluster: t.Cluster, Raw: set.UsesRaw(), RawSources: set.RawSources()})
+			if err != nil {
+				return nil, nil, fmt.Errorf("kafka.topics: topic %q: %w", t.Name, err)
+			}
+			byTopic[t.Name] = n
+		}
+		return byTopic, def, nil
+	}
+	if err := proc.SetRules(rules); err != nil {
 		return err
 	}
-	for _, t := range cfg.Kafka.Topics {
-		n, err := detect.New(t.Format, normalize.Options{Cluster: t.Cluster, Raw: rules.UsesRaw(), RawSources: rules.RawSources()})
-		if err != nil {
-			return fmt.Errorf("kafka.topics: topic %q: %w", t.Name, err)
+	proc.NewCorrelator = newCorrelator // reloads rebuild the correlations too
+	if err := metrics.ObserveRules(func() telemetry.RuleStats {
+		set := proc.RuleSet()
+		return func(yield func(string, uint64, uint64, uint64)) {
+			for i, r := range set.Rules {
+				s := set.Stats(i)
+				yield(r.ID, s.Evaluations, s.Matches, s.Errors)
+			}
 		}
-		proc.Normalizers[t.Name] = n
+	}); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
 	}
+	// Rule reloads: on SIGHUP and when the rule files change.
+	reloader := &RuleReloader{Paths: cfg.Rules.Paths, Options: ruleOpts,
+		Proc: proc, Books: rules.Books, Metrics: metrics, Logger: log, Loaded: rulesLoaded}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	reloaded := make(chan struct{})
+	go func() { defer close(reloaded); reloader.Run(reloadCtx, hup, deref(cfg.Rules.ReloadInterval)) }()
+	defer func() { stopReload(); <-reloaded }()
 
 	// The source last.
 	workers := cfg.Workers
@@ -246,7 +306,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		"receivers", del.names, "metrics", metrics.Addr())
 	metrics.SetReady(true)
 	if opts.Started != nil {
-		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules, Pending: del.Pending, API: apiAddr})
+		opts.Started(&Running{Brokers: brokers, Consumer: consumer, Metrics: metrics, Rules: rules, Pending: del.Pending, API: apiAddr,
+			ReloadRules: reloader.Reload, CurrentRules: proc.RuleSet})
 	}
 	err = consumer.Run(ctx, proc.Handle)
 	metrics.SetReady(false)

@@ -43,6 +43,13 @@ const (
 // subtests end.
 func Start(t testing.TB) (addr string) {
 	t.Helper()
+	return StartArgs(t)
+}
+
+// StartArgs is Start with extra redis-server arguments (a TLS port, ACL
+// users). The plain port must still answer an unauthenticated PING.
+func StartArgs(t testing.TB, args ...string) (addr string) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv(RequireEnv) != "" {
@@ -54,7 +61,7 @@ func Start(t testing.TB) (addr string) {
 	}
 	var errs []error
 	for range attempts {
-		addr, err := start(t, bin)
+		addr, err := start(t, bin, args)
 		if err == nil {
 			return addr
 		}
@@ -65,7 +72,7 @@ func Start(t testing.TB) (addr string) {
 }
 
 // start makes one attempt on a port that was free a moment ago.
-func start(t testing.TB, bin string) (string, error) {
+func start(t testing.TB, bin string, args []string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
@@ -78,7 +85,7 @@ func start(t testing.TB, bin string) (string, error) {
 	}
 	defer logFile.Close()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -86,7 +93,7 @@ func start(t testing.TB, bin string) (string, error) {
 		"--dir", dir,
 		"--daemonize", "no",
 		"--logfile", "",
-	)
+	}, args...)...)
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -94,7 +101,7 @@ func start(t testing.TB, bin string) (string, error) {
 		return "", fmt.Errorf("starting %s: %w", bin, err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- cmd.Wait(); close(exited) }() // closed after, so waitReady and stop can both see the exit
 
 	if err := waitReady(addr, exited); err != nil {
 		stop(cmd, exited)
@@ -103,6 +110,10 @@ func start(t testing.TB, bin string) (string, error) {
 	t.Cleanup(func() { stop(cmd, exited) })
 	return addr, nil
 }
+
+// FreePort returns a loopback port that was free a moment ago (for a
+// second listener given through StartArgs).
+func FreePort() (int, error) { return freePort() }
 
 // freePort asks the kernel for a free loopback port. Another process may
 // take it before redis-server binds it; Start then tries again.
@@ -185,10 +196,11 @@ func tail(path string) string {
 	return string(b)
 }
 
-// Server is a redis-server with its data on disk (an append-only file,
-// fsynced on every write), which a test can kill and start again on the
-// same port: a Redis restart, for the fault tests.
-type Server struct {
+// PersistentServer is a redis-server with its data on disk (an append-only
+// file, fsynced on every write), which a test can kill and start again on
+// the same port: a Redis restart that keeps the data, for the fault tests
+// (Server restarts empty).
+type PersistentServer struct {
 	// Addr is "127.0.0.1:PORT", the same across restarts.
 	Addr string
 
@@ -200,9 +212,9 @@ type Server struct {
 	exited chan error
 }
 
-// StartPersistent starts a Server; it is stopped when the test ends. Like
+// StartPersistent starts a PersistentServer; it is stopped when the test ends. Like
 // Start it skips (or fails under VIGIA_REQUIRE_REDIS) without redis-server.
-func StartPersistent(t testing.TB) *Server {
+func StartPersistent(t testing.TB) *PersistentServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -218,7 +230,7 @@ func StartPersistent(t testing.TB) *Server {
 			errs = append(errs, err)
 			continue
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, dir: t.TempDir(), port: port}
+		s := &PersistentServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, dir: t.TempDir(), port: port}
 		if err := s.start(); err != nil {
 			errs = append(errs, err)
 			continue
@@ -234,7 +246,7 @@ func StartPersistent(t testing.TB) *Server {
 	return nil
 }
 
-func (s *Server) start() error {
+func (s *PersistentServer) start() error {
 	logPath := filepath.Join(s.dir, "redis.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -269,7 +281,7 @@ func (s *Server) start() error {
 
 // Kill kills the server with SIGKILL (no shutdown save) and waits for it
 // to exit.
-func (s *Server) Kill() {
+func (s *PersistentServer) Kill() {
 	s.t.Helper()
 	if s.cmd == nil {
 		return
@@ -282,7 +294,7 @@ func (s *Server) Kill() {
 // Restart starts the killed server again on the same port and data
 // directory, and waits until it answers (it reloads its append-only file
 // first). A port taken in between fails the test.
-func (s *Server) Restart() {
+func (s *PersistentServer) Restart() {
 	s.t.Helper()
 	if s.cmd != nil {
 		s.Kill()

@@ -24,6 +24,9 @@ func (b *batch) enrich(ev *event.Event) {
 			found = true
 			ent.Node, ent.Owner = pod.Node, pod.Owner
 			ent.Images = slices.Clone(pod.Images)
+			if pod.SA != "" && ev.Source == event.SourceK8sAudit {
+				ent.PodServiceAccount = ns + "/" + pod.SA
+			}
 			touch(b, base, pod, b.r.opts.TTL) // keeps a pod in use alive
 		}
 		if ent.Node == "" {

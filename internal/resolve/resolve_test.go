@@ -44,10 +44,10 @@ var scenarios = []scenario{
 		},
 		want: map[int]event.Entity{
 			0: {Identity: "system:serviceaccount:kube-system:replicaset-controller", ServiceAccount: "kube-system/replicaset-controller",
-				Pod: "shop/web-1", Images: []string{"nginx:1.27", "envoy:1.31"}, Owner: "ReplicaSet/web-5f7c9d8b6"},
+				Pod: "shop/web-1", PodServiceAccount: "shop/web", Images: []string{"nginx:1.27", "envoy:1.31"}, Owner: "ReplicaSet/web-5f7c9d8b6"},
 			2: {Identity: "system:serviceaccount:shop:web", ServiceAccount: "shop/web", Pod: "shop/web-1", Node: "node-a",
 				Images: []string{"nginx:1.27", "envoy:1.31"}, Owner: "ReplicaSet/web-5f7c9d8b6"},
-			3: {Identity: "alice@example.com", Pod: "shop/web-1", Node: "node-a",
+			3: {Identity: "alice@example.com", Pod: "shop/web-1", PodServiceAccount: "shop/web", Node: "node-a",
 				Images: []string{"nginx:1.27", "envoy:1.31"}, Owner: "ReplicaSet/web-5f7c9d8b6"},
 		},
 	},
@@ -594,7 +594,7 @@ func TestStoreErrors(t *testing.T) {
 	}
 	// What the events carry themselves, and what earlier events of the
 	// batch taught, is still there.
-	if want := (event.Entity{Identity: "alice@example.com", Pod: "shop/web-1", Images: []string{"nginx"}}); !reflect.DeepEqual(exec.Entity, want) {
+	if want := (event.Entity{Identity: "alice@example.com", Pod: "shop/web-1", PodServiceAccount: "shop/web", Images: []string{"nginx"}}); !reflect.DeepEqual(exec.Entity, want) {
 		t.Errorf("exec entity %+v, want %+v", exec.Entity, want)
 	}
 	if call.Entity.Identity != roleWebKey {

@@ -66,22 +66,30 @@ type Options struct {
 	// Strict makes quality problems errors: missing runbook sections,
 	// fewer than one positive and one negative test, unknown ATT&CK tags.
 	Strict bool
+	// Enable and Disable select rules by id or tag, after the tuning
+	// files' own enable: and disable: (see tuning.go for precedence).
+	Enable, Disable []string
 }
 
 // fileRule is the YAML shape of a rule.
 type fileRule struct {
-	ID             string     `yaml:"id"`
-	Title          string     `yaml:"title"`
-	Description    string     `yaml:"description"`
-	Severity       string     `yaml:"severity"`
-	Tags           []string   `yaml:"tags"`
-	Source         string     `yaml:"source"`
-	Condition      string     `yaml:"condition"`
-	Summary        string     `yaml:"summary"`
-	Runbook        string     `yaml:"runbook"`
-	FalsePositives string     `yaml:"false_positives"`
-	Disabled       bool       `yaml:"disabled"`
-	Tests          []fileTest `yaml:"tests"`
+	ID             string   `yaml:"id"`
+	Title          string   `yaml:"title"`
+	Description    string   `yaml:"description"`
+	Severity       string   `yaml:"severity"`
+	Tags           []string `yaml:"tags"`
+	Source         string   `yaml:"source"`
+	Condition      string   `yaml:"condition"`
+	Summary        string   `yaml:"summary"`
+	Runbook        string   `yaml:"runbook"`
+	FalsePositives string   `yaml:"false_positives"`
+	Disabled       bool     `yaml:"disabled"`
+	SignalOnly     bool     `yaml:"signal_only"`
+	// Correlation makes the rule a correlation rule (see correlation.go).
+	Correlation *fileCorrelation `yaml:"correlation"`
+	Tests       []fileTest       `yaml:"tests"`
+
+	Exceptions []fileException `yaml:"exceptions"`
 }
 
 type fileTest struct {
@@ -89,6 +97,8 @@ type fileTest struct {
 	Match *bool     `yaml:"match"`
 	Event yaml.Node `yaml:"event"`
 	File  string    `yaml:"file"`
+	// Events is a correlation rule's test: messages in order.
+	Events []yaml.Node `yaml:"events"`
 }
 
 // Load reads every *.yaml and *.yml file under the given paths (files or
@@ -101,8 +111,10 @@ func Load(paths []string, opts Options) (*Set, error) {
 	if opts.Root == "" {
 		opts.Root = "."
 	}
-	var files []string
-	for _, p := range paths {
+	// Files in path order, each path's in lexical order: a later path's
+	// tuning files override an earlier one's.
+	var files []srcFile
+	for from, p := range paths {
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -114,7 +126,7 @@ func Load(paths []string, opts Options) (*Set, error) {
 				return nil
 			}
 			if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
-				files = append(files, path)
+				files = append(files, srcFile{path: path, from: from})
 			}
 			return nil
 		})
@@ -122,18 +134,24 @@ func Load(paths []string, opts Options) (*Set, error) {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
 	}
-	slices.Sort(files)
 
 	set := &Set{Books: runbook.NewLibrary()}
 	var errs LoadErrors
+	for i, f := range files {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			errs = append(errs, &LoadError{File: f.path, Err: err})
+		}
+		files[i].data = data
+	}
+	tn, terrs := loadTuning(files)
+	errs = append(errs, terrs...)
 	seen := map[string]*Rule{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, &LoadError{File: f, Err: err})
+		if f.data == nil {
 			continue
 		}
-		rules, ferrs := parseFile(f, data)
+		rules, ferrs := parseFile(f.path, f.data, tn)
 		errs = append(errs, ferrs...)
 		for _, r := range rules {
 			if prev, ok := seen[r.ID]; ok {
@@ -148,18 +166,24 @@ func Load(paths []string, opts Options) (*Set, error) {
 			set.Rules = append(set.Rules, r)
 		}
 	}
+	errs = append(errs, tn.apply(set.Rules, seen, opts)...)
+	set.tuning = tn
 	if len(errs) > 0 {
 		return set, errs
 	}
 	if len(set.Rules) == 0 {
 		return set, fmt.Errorf("rules: no rules found in %s", strings.Join(paths, ", "))
 	}
+	if errs := linkCorrelations(set.Rules); len(errs) > 0 {
+		return set, errs
+	}
 	set.index()
 	return set, nil
 }
 
 // parseFile decodes every YAML document of a rule file.
-func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
+// Tuning documents are skipped; tn's lists and macros are in scope.
+func parseFile(path string, data []byte, tn *tuning) ([]*Rule, LoadErrors) {
 	var rules []*Rule
 	var errs LoadErrors
 	strict := yaml.NewDecoder(bytes.NewReader(data))
@@ -173,6 +197,11 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 			}
 			break
 		}
+		if isTuningDoc(&doc) {
+			var skip yaml.Node
+			strict.Decode(&skip)
+			continue
+		}
 		var fr fileRule
 		if err := strict.Decode(&fr); err != nil {
 			errs = append(errs, &LoadError{File: path, Line: yamlErrLine(err), Err: cleanYAMLErr(err)})
@@ -185,11 +214,24 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 		r := &Rule{
 			ID: fr.ID, Title: fr.Title, Description: strings.TrimSpace(fr.Description), Severity: fr.Severity,
 			Tags: fr.Tags, Source: fr.Source, Condition: fr.Condition, Summary: fr.Summary, Runbook: fr.Runbook,
-			FalsePositives: strings.TrimSpace(fr.FalsePositives), Disabled: fr.Disabled,
+			FalsePositives: strings.TrimSpace(fr.FalsePositives), Disabled: fr.Disabled, SignalOnly: fr.SignalOnly,
 			File: path, Line: root.Line,
 		}
+		r.Exceptions = exceptionsOf(path, valueNode(root, "exceptions"), fr.Exceptions, root.Line)
 		lineOf := func(field string) int { return keyLine(root, field, root.Line) }
-		if err := r.compile(); err != nil {
+		if fr.Correlation != nil {
+			c, err := parseCorrelation(fr.Correlation)
+			if err != nil {
+				errs = append(errs, &LoadError{File: path, Line: lineOf("correlation"), Rule: r.ID, Field: "correlation", Err: err})
+				continue
+			}
+			r.Correlation = c
+			if fr.Condition != "" || fr.Source != "" {
+				errs = append(errs, &LoadError{File: path, Line: lineOf("condition"), Rule: r.ID, Field: "condition", Err: errors.New("a correlation rule takes no condition or source: it matches on the rules it references")})
+				continue
+			}
+		}
+		if err := r.compile(tn); err != nil {
 			field, line := "condition", lineOf("condition")
 			if strings.HasPrefix(err.Error(), "summary") {
 				field, line = "summary", lineOf("summary")
@@ -220,6 +262,22 @@ func parseFile(path string, data []byte) ([]*Rule, LoadErrors) {
 				continue
 			}
 			t.Match = *ft.Match
+			if r.Correlation != nil {
+				if len(ft.Events) == 0 {
+					errs = append(errs, &LoadError{File: path, Line: line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: a correlation test needs events (a list of messages, in order)", t.Name)})
+					continue
+				}
+				for j := range ft.Events {
+					msg, err := testMessage(&ft.Events[j])
+					if err != nil {
+						errs = append(errs, &LoadError{File: path, Line: ft.Events[j].Line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: event %d: %v", t.Name, j+1, err)})
+						continue
+					}
+					t.Events = append(t.Events, msg)
+				}
+				r.Tests = append(r.Tests, t)
+				continue
+			}
 			var ev any
 			if err := ft.Event.Decode(&ev); err != nil || ev == nil {
 				errs = append(errs, &LoadError{File: path, Line: line, Rule: r.ID, Field: "tests", Err: fmt.Errorf("%q: event is required", t.Name)})
@@ -315,6 +373,7 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 		if !hasTechnique {
 			add("tags", "at least one ATT&CK technique (attack.t1234) is required")
 		}
+		errs = append(errs, lintMetadata(r)...)
 		pos, neg := 0, 0
 		for _, t := range r.Tests {
 			if t.Match {
@@ -328,6 +387,19 @@ func check(r *Rule, books *runbook.Library, opts Options) LoadErrors {
 		}
 	}
 	return errs
+}
+
+// testMessage converts a test event (a YAML mapping, or a string taken as
+// the raw message) to the message bytes.
+func testMessage(n *yaml.Node) ([]byte, error) {
+	var ev any
+	if err := n.Decode(&ev); err != nil || ev == nil {
+		return nil, errors.New("event is empty")
+	}
+	if text, ok := ev.(string); ok {
+		return []byte(text), nil
+	}
+	return json.Marshal(jsonable(ev))
 }
 
 // keyLine returns the line of field's value in a mapping node.

@@ -40,9 +40,17 @@ type Rule struct {
 	// Runbook is the runbook's path relative to the project root.
 	Runbook        string
 	FalsePositives string
-	// Disabled rules are loaded and linted but never evaluated.
+	// Disabled rules are loaded and linted but never evaluated. After
+	// loading it reflects the enable and disable selectors too.
 	Disabled bool
-	Tests    []Test
+	// SignalOnly rules feed correlations and alert nobody.
+	SignalOnly bool
+	// Correlation, when set, makes this a correlation rule: it matches on
+	// the matches of the rules it references, not on events.
+	Correlation *Correlation
+	// Exceptions suppress matches: the rule's own, then those of tuning files.
+	Exceptions []*Exception
+	Tests      []Test
 
 	// File and Line locate the rule's definition.
 	File string
@@ -67,7 +75,10 @@ type Test struct {
 	// File is the file name the message is said to come from (a kubelet
 	// log file name tells the pod of a container log line).
 	File string
-	Line int
+	// Events are the messages of a correlation rule's test, in order; Match
+	// is whether the correlation fires on them.
+	Events [][]byte
+	Line   int
 }
 
 // segment is one piece of a summary template: literal text or a program.
@@ -90,16 +101,25 @@ var tactics = map[string]bool{
 }
 
 // exprOptions are the compile options every condition and summary shares.
-func exprOptions() []expr.Option {
-	return []expr.Option{
+// The tuning's lists and macros are patched in by name when tn is not nil.
+func exprOptions(tn *tuning, src ...string) []expr.Option {
+	opts := []expr.Option{
 		expr.Env(&event.Event{}),
 		// inCIDR(ip, "10.0.0.0/8", ...) reports whether ip is in any prefix.
 		expr.Function("inCIDR", inCIDR, new(func(string, ...string) bool)),
 		// MaxNodes bounds a condition's size, so a pathological rule
 		// fails at load instead of slowing every event.
-		expr.MaxNodes(10000),
+		expr.MaxNodes(MaxNodes),
 	}
+	if tn != nil && (len(tn.lists) > 0 || len(tn.macros) > 0) {
+		opts = append(opts, expr.Patch(tn.patcher(strings.Join(src, "\n"))))
+	}
+	return opts
 }
+
+// MaxNodes bounds the size of a condition or summary placeholder (expr
+// AST nodes).
+const MaxNodes = 10000
 
 func inCIDR(params ...any) (any, error) {
 	ip, err := netip.ParseAddr(params[0].(string))
@@ -120,22 +140,28 @@ func inCIDR(params ...any) (any, error) {
 
 // compile compiles the rule's condition and summary. Errors carry the
 // position inside the expression; the loader adds file and line.
-func (r *Rule) compile() error {
-	prog, err := expr.Compile(r.Condition, append(exprOptions(), expr.AsBool())...)
-	if err != nil {
-		return fmt.Errorf("condition: %w", err)
+func (r *Rule) compile(tn *tuning) error {
+	var nodes []ast.Node
+	if r.Correlation == nil {
+		prog, err := expr.Compile(r.Condition, append(exprOptions(tn, r.Condition), expr.AsBool())...)
+		if err != nil {
+			return fmt.Errorf("condition: %w", err)
+		}
+		r.program = prog
+		nodes = append(nodes, prog.Node())
 	}
-	r.program = prog
 	summary := r.Summary
+	if summary == "" && r.Correlation != nil {
+		summary = r.Title
+	}
 	if summary == "" {
 		summary = r.Title + ": {actor.name} {action} {target.type}{target.subresource != \"\" ? \"/\" + target.subresource : \"\"} {target.namespace != \"\" ? target.namespace + \"/\" : \"\"}{target.name}"
 	}
-	segs, err := parseTemplate(summary)
+	segs, err := parseTemplate(summary, tn)
 	if err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	r.summary = segs
-	nodes := []ast.Node{prog.Node()}
 	for _, sg := range segs {
 		if sg.program != nil {
 			nodes = append(nodes, sg.program.Node())
@@ -153,7 +179,7 @@ func (r *Rule) compile() error {
 
 // parseTemplate splits "text {expr} text" into segments and compiles each
 // placeholder. "{{" and "}}" stand for literal braces.
-func parseTemplate(s string) ([]segment, error) {
+func parseTemplate(s string, tn *tuning) ([]segment, error) {
 	var segs []segment
 	var lit strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -185,7 +211,7 @@ func parseTemplate(s string) ([]segment, error) {
 				segs = append(segs, segment{text: lit.String()})
 				lit.Reset()
 			}
-			prog, err := expr.Compile(s[i+1:end], exprOptions()...)
+			prog, err := expr.Compile(s[i+1:end], exprOptions(tn, s[i+1:end])...)
 			if err != nil {
 				return nil, fmt.Errorf("placeholder {%s}: %w", s[i+1:end], err)
 			}
@@ -220,6 +246,12 @@ func (r *Rule) render(m *vm.VM, ev *event.Event) string {
 		}
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// Render renders the rule's summary for ev.
+func (r *Rule) Render(ev *event.Event) string {
+	var m vm.VM
+	return r.render(&m, ev)
 }
 
 // Meta returns the alert's view of the rule.

@@ -124,8 +124,10 @@ func TestFailingRuleTestIsReported(t *testing.T) {
 func FuzzLoadRule(f *testing.F) {
 	f.Add([]byte("id: a\ntitle: t\ndescription: d\nseverity: low\ncondition: \"true\"\nrunbook: testdata/runbooks/rb.md\n"))
 	f.Add([]byte("id: [\ncondition: {{"))
+	f.Add([]byte("lists:\n  ns: [a, 1]\n  x: {append: [b]}\nmacros:\n  m: target.namespace in ns\n  n: m || n\n---\nid: a\ntitle: t\ndescription: d\nseverity: low\ncondition: m\nrunbook: r.md\nexceptions:\n  - {name: e, fields: [actor.name, target.namespace], comps: [=, in], values: [[x, ns], [y, [a]]]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rules, _ := parseFile("fuzz.yaml", data)
+		tn, _ := loadTuning([]srcFile{{path: "fuzz.yaml", data: data}})
+		rules, _ := parseFile("fuzz.yaml", data, tn)
 		for _, r := range rules {
 			if r.program == nil && r.compileErr == nil {
 				t.Fatal("rule returned without a compiled condition or an error")
@@ -137,7 +139,7 @@ func FuzzLoadRule(f *testing.F) {
 func TestRawSources(t *testing.T) {
 	mk := func(source, cond string, disabled bool) *Rule {
 		r := &Rule{ID: "r", Title: "t", Severity: "low", Source: source, Condition: cond, Disabled: disabled}
-		if err := r.compile(); err != nil {
+		if err := r.compile(nil); err != nil {
 			t.Fatal(err)
 		}
 		return r

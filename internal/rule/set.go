@@ -17,25 +17,32 @@ type Set struct {
 	// Books holds the runbooks the rules reference.
 	Books *runbook.Library
 
+	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
-	stats    []ruleStats        // parallel to Rules; Rule.pos indexes it
+	byID     map[string]*Rule
+	stats    []ruleStats // parallel to Rules; Rule.pos indexes it
 }
 
 type ruleStats struct {
-	evals, matches, errors atomic.Uint64
+	evals, matches, errors, suppressed atomic.Uint64
 }
 
 // Stats are a rule's counters since load.
 type Stats struct {
 	Evaluations, Matches, Errors uint64
+	// Suppressed counts conditions that matched but an exception
+	// suppressed; they are not in Matches.
+	Suppressed uint64
 }
 
 func (s *Set) index() {
 	s.bySource = map[string][]*Rule{}
+	s.byID = make(map[string]*Rule, len(s.Rules))
 	s.stats = make([]ruleStats, len(s.Rules))
 	for i, r := range s.Rules {
 		r.pos = i
-		if !r.Disabled {
+		s.byID[r.ID] = r
+		if !r.Disabled && r.Correlation == nil {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
 	}
@@ -44,11 +51,23 @@ func (s *Set) index() {
 // Stats returns the counters of rule i of s.Rules.
 func (s *Set) Stats(i int) Stats {
 	st := &s.stats[i]
-	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load()}
+	return Stats{Evaluations: st.evals.Load(), Matches: st.matches.Load(), Errors: st.errors.Load(), Suppressed: st.suppressed.Load()}
+}
+
+// List returns the items of a named list after every tuning file, and
+// whether it is defined.
+func (s *Set) List(name string) ([]any, bool) {
+	if s.tuning == nil || s.tuning.lists[name] == nil {
+		return nil, false
+	}
+	return s.tuning.lists[name].items, true
 }
 
 // Rule returns the rule with the given id, or nil.
 func (s *Set) Rule(id string) *Rule {
+	if s.byID != nil {
+		return s.byID[id]
+	}
 	for _, r := range s.Rules {
 		if r.ID == id {
 			return r
@@ -67,8 +86,24 @@ type Evaluator struct {
 	OnError func(r *Rule, ev *event.Event, err error)
 }
 
+// MemoryBudget bounds what one rule evaluation may allocate, in expr's
+// units (roughly one per element of a range, array, map, sorted list or
+// repeated string). A condition that needs more — map(1..1000000, …),
+// nested loops over ranges — fails with "memory budget exceeded", is
+// counted as an error of that rule, and the other rules still run.
+// Together with the node limit at compile time (MaxNodes) it keeps one
+// pathological rule from stalling the pipeline.
+const MemoryBudget = 1_000_000
+
 // NewEvaluator returns an evaluator over s.
-func (s *Set) NewEvaluator() *Evaluator { return &Evaluator{set: s} }
+func (s *Set) NewEvaluator() *Evaluator {
+	e := &Evaluator{set: s}
+	e.vm.MemoryBudget = MemoryBudget
+	return e
+}
+
+// Set returns the rule set e evaluates.
+func (e *Evaluator) Set() *Set { return e.set }
 
 // Eval evaluates every enabled rule for ev's source and returns an alert
 // per match, appended to dst.
@@ -99,6 +134,10 @@ func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
 		return false, err
 	}
 	if b, _ := out.(bool); b {
+		if r.suppressedBy(&e.vm, ev) != nil {
+			st.suppressed.Add(1)
+			return false, nil
+		}
 		st.matches.Add(1)
 		return true, nil
 	}

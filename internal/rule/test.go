@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/normalize"
 	"github.com/vigia-dev/vigia/internal/normalize/detect"
+	"github.com/vigia-dev/vigia/internal/resolve"
 )
 
 // TestResult is the outcome of one rule test.
@@ -32,7 +34,8 @@ func DefaultNormalizers(source string) normalize.Normalizer {
 	return n
 }
 
-// RunTests runs the tests of every rule of s.
+// RunTests runs the tests of every single-event rule of s; correlation
+// rules' tests need the correlation engine (correlate.RunTests).
 func (s *Set) RunTests(norms Normalizers) []TestResult {
 	if norms == nil {
 		norms = DefaultNormalizers
@@ -40,6 +43,9 @@ func (s *Set) RunTests(norms Normalizers) []TestResult {
 	var out []TestResult
 	var m vm.VM
 	for _, r := range s.Rules {
+		if r.Correlation != nil {
+			continue // see correlate.RunTests
+		}
 		for _, t := range r.Tests {
 			out = append(out, TestResult{Rule: r, Test: t, Err: runTest(&m, r, t, norms)})
 		}
@@ -59,20 +65,35 @@ func runTest(m *vm.VM, r *Rule, t Test, norms Normalizers) error {
 	if len(evs) == 0 {
 		return errors.New("event normalizes to nothing")
 	}
+	// Resolution fills entity.* as the pipeline does (from the event
+	// itself: one event teaches nothing about others).
+	if err := resolve.New(resolve.NewMemory(100), resolve.Options{}).Resolve(context.Background(), evs); err != nil {
+		return fmt.Errorf("resolving identities: %w", err)
+	}
 	matched := false
+	var suppressed *Exception
 	for _, ev := range evs {
 		out, err := m.Run(r.program, ev)
 		if err != nil {
 			return fmt.Errorf("runtime error: %w", err)
 		}
 		if b, _ := out.(bool); b {
-			matched = true
+			// Tests run with the exceptions applied, the rule's own and
+			// those of the tuning files loaded with it.
+			if ex := r.suppressedBy(m, ev); ex != nil {
+				suppressed = ex
+			} else {
+				matched = true
+			}
 		}
 		if s := r.render(m, ev); s == "" {
 			return errors.New("summary renders empty")
 		}
 	}
 	if matched != t.Match {
+		if suppressed != nil {
+			return fmt.Errorf("expected match=%v, got %v: the condition matches but exception %q (%s:%d) suppresses it", t.Match, matched, suppressed.Name, suppressed.File, suppressed.Line)
+		}
 		return fmt.Errorf("expected match=%v, got %v", t.Match, matched)
 	}
 	return nil

@@ -21,6 +21,21 @@ func (l *Library) Add(rb *Runbook) {
 	l.mu.Unlock()
 }
 
+// AddAll stores every runbook of from, replacing those at the same paths
+// (a reloaded rule set's runbooks, into the library receivers read).
+func (l *Library) AddAll(from *Library) {
+	if from == nil || from == l {
+		return
+	}
+	from.mu.RLock()
+	defer from.mu.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, rb := range from.books {
+		l.books[p] = rb
+	}
+}
+
 // Get returns the runbook at path, or nil.
 func (l *Library) Get(path string) *Runbook {
 	if l == nil {

@@ -2,7 +2,10 @@
 //
 // A runbook is a markdown file whose first "# " heading is its title and
 // whose "## " headings are sections, in this order: Triage, Containment,
-// Evidence, Recovery (more may follow). The first steps shown in an alert
+// Evidence, Recovery, Hardening (more may follow). Translations keep the
+// English heading first ("## Triage (Triagem)"). The Containment section
+// offers two paths, each a paragraph opening with its bold label (see
+// ContainmentPaths). The first steps shown in an alert
 // are the first list items of the first section.
 package runbook
 
@@ -38,7 +41,13 @@ type Section struct {
 var ErrNoTitle = errors.New("runbook has no '# ' title")
 
 // RequiredSections are the sections every runbook has, in this order.
-var RequiredSections = []string{"Triage", "Containment", "Evidence", "Recovery"}
+var RequiredSections = []string{"Triage", "Containment", "Evidence", "Recovery", "Hardening"}
+
+// ContainmentPaths are the bold labels opening the two paths of every
+// Containment section: contain first, or preserve evidence first.
+// Translations keep the English label first, as with headings:
+// "**Containment-first** (contenção primeiro) — ...".
+var ContainmentPaths = [2]string{"**Containment-first**", "**Forensics-first**"}
 
 // Parse parses runbook markdown.
 func Parse(path string, md []byte) (*Runbook, error) {
@@ -167,5 +176,32 @@ func (rb *Runbook) Check() error {
 			last = idx
 		}
 	}
+	if c := rb.Section("Containment"); c != nil {
+		for _, label := range ContainmentPaths {
+			if !hasParagraph(c.Body, label) {
+				errs = append(errs, fmt.Errorf("%s: section Containment lacks the %s path (a paragraph opening with %s)", rb.Path, strings.Trim(label, "*"), label))
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// hasParagraph reports whether a line of body, outside code fences,
+// opens with label (list markers allowed).
+func hasParagraph(body, label string) bool {
+	inFence := false
+	for line := range strings.Lines(body) {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "```") {
+			inFence = !inFence
+			continue
+		}
+		if step, ok := listItem(t); ok {
+			t = step
+		}
+		if !inFence && strings.HasPrefix(t, label) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ package telemetry
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net"
 	"net/http"
@@ -35,11 +36,13 @@ type Metrics struct {
 	alertsFailed     metric.Int64Counter
 	commits          metric.Int64Counter
 	retries          metric.Int64Counter
+	ruleReloads      metric.Int64Counter
 
 	lagMu sync.Mutex
 	lag   map[lagKey]int64
 
 	ready    atomic.Bool
+	token    string // required on /metrics when set
 	srv      *http.Server
 	addr     string
 	shutdown sync.Once
@@ -80,6 +83,7 @@ func New() (*Metrics, error) {
 	m.alertsFailed = counter("vigia_alerts_failed", "Alerts that could not be delivered, per receiver.")
 	m.commits = counter("vigia_offset_commits", "Offset commits, per result.")
 	m.retries = counter("vigia_message_retries", "Tries of a message that failed (outbox or dead-letter topic unreachable) and were repeated, per topic.")
+	m.ruleReloads = counter("vigia_rule_reloads", "Rule set reloads (SIGHUP or a file change), per result: ok, or error (the previous set keeps running).")
 	_, err = m.meter.Int64ObservableGauge("vigia_consumer_lag",
 		metric.WithDescription("Messages behind the partition's high watermark, as of the last fetched message."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -185,6 +189,15 @@ func (m *Metrics) ObserveInFlight(n func() int64) error {
 	return err
 }
 
+// RuleReload counts a rule set reload.
+func (m *Metrics) RuleReload(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.ruleReloads.Add(context.Background(), 1, attrs("result", result))
+}
+
 // Lag records a partition's lag.
 func (m *Metrics) Lag(topic string, partition int, lag int64) {
 	m.lagMu.Lock()
@@ -195,10 +208,19 @@ func (m *Metrics) Lag(topic string, partition int, lag int64) {
 // SetReady flips /readyz.
 func (m *Metrics) SetReady(ready bool) { m.ready.Store(ready) }
 
+// RequireToken makes /metrics answer 401 to requests without the header
+// "Authorization: Bearer <token>". /healthz and /readyz stay open for
+// probes (they reveal nothing). Call before Start; "" leaves /metrics open.
+func (m *Metrics) RequireToken(token string) { m.token = token }
+
 // Handler serves /metrics, /healthz and /readyz.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	var metrics http.Handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	if m.token != "" {
+		metrics = bearer(m.token, metrics)
+	}
+	mux.Handle("/metrics", metrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -241,4 +263,18 @@ func (m *Metrics) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, m.provider.Shutdown(ctx))
 	})
 	return err
+}
+
+// bearer admits requests carrying "Authorization: Bearer token", compared
+// in constant time.
+func bearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vigia metrics"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

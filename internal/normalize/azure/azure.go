@@ -159,9 +159,11 @@
 // values) stay as written. Second, secrets are redacted (redact.go): the
 // value of every key naming a password, secret, token, connection string,
 // credential or access key (keys that only name or describe one — …Id,
-// …Name, …Type — are kept), the opaque token claims aio and rh, and
-// secrets written inside any string (AccountKey=…, SharedAccessKey=…,
-// sig=…, "password":"…", Bearer tokens, JWTs). Normalized fields never
+// …Name, …Type — are kept, and so are the keys, secrets and certificates
+// permission lists of a Key Vault access policy's permissions object), the
+// opaque token claims aio and rh, and secrets written inside any string
+// (AccountKey=…, SharedAccessKey=…, sig=…, "password":"…", Bearer
+// tokens, JWTs). Normalized fields never
 // carry request bodies; the error code is scrubbed the same way.
 package azure
 

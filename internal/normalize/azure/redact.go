@@ -52,7 +52,15 @@ func scrub(key string, x any) any {
 		if sensitiveKey(key) {
 			return Redacted
 		}
+		// A Key Vault access policy's permissions object lists operation
+		// names under "keys", "secrets" and "certificates": names, not
+		// secrets, so those keys do not redact (strings are still scrubbed).
+		names := strings.EqualFold(key, "permissions")
 		for k, y := range t {
+			if names {
+				t[k] = scrub("", y)
+				continue
+			}
 			t[k] = scrub(k, y)
 		}
 		return t

@@ -2,6 +2,7 @@ package azure
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -91,6 +92,28 @@ func TestRawShape(t *testing.T) {
 	nv := tr["modifiedProperties"].([]any)[0].(map[string]any)["newValue"]
 	if s, ok := nv.(string); !ok || !strings.HasPrefix(s, `["[KeyIdentifier=`) {
 		t.Errorf("newValue = %#v, want the string as written", nv)
+	}
+}
+
+// TestAccessPolicyPermissionsKept: the permission lists of a Key Vault
+// access policy (keys, secrets, certificates) are operation names that
+// rules read, while a secret-named key elsewhere in the body still goes.
+func TestAccessPolicyPermissionsKept(t *testing.T) {
+	body := `{"properties":{"accessPolicies":[{"objectId":"o","permissions":{"secrets":["get","list"],"keys":["decrypt"],"certificates":["get"]}}],"clientSecret":"hunter2"}}`
+	got := scrub("properties", map[string]any{"requestbody": parsed(body)}).(map[string]any)
+	props := got["requestbody"].(map[string]any)["properties"].(map[string]any)
+	perms := props["accessPolicies"].([]any)[0].(map[string]any)["permissions"].(map[string]any)
+	for k, want := range map[string]string{"secrets": "[get list]", "keys": "[decrypt]", "certificates": "[get]"} {
+		if s := fmt.Sprint(perms[k]); s != want {
+			t.Errorf("permissions.%s = %s, want %s", k, s, want)
+		}
+	}
+	if props["clientSecret"] != Redacted {
+		t.Errorf("clientSecret = %#v, want it redacted", props["clientSecret"])
+	}
+	// Outside a permissions object, "keys" still redacts (storage listKeys responses).
+	if got := scrub("", map[string]any{"keys": []any{map[string]any{"value": "abc"}}}).(map[string]any); got["keys"] != Redacted {
+		t.Errorf("keys = %#v, want it redacted", got["keys"])
 	}
 }
 

@@ -19,7 +19,7 @@ const root = "../../.."
 
 func loadAzureRules(t *testing.T) *rule.Set {
 	t.Helper()
-	set, err := rule.Load([]string{filepath.Join(root, "detections", "azure")}, rule.Options{Root: root, Strict: true})
+	set, err := rule.Load([]string{filepath.Join(root, "detections", "lists"), filepath.Join(root, "detections", "azure")}, rule.Options{Root: root, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,9 @@ func TestAzureRunbooks(t *testing.T) {
 
 // TestCorpusAlerts replays the corpus's Entra ID audit export: the two rows
 // of the certificates-and-secrets update (one directory event, exported
-// twice by the lab's query) raise the credential rule; the permission
-// changes around it raise nothing.
+// twice by the lab's query) raise the credential rule, the tenant-wide
+// delegated grant of Mail.ReadWrite raises the consent rule, and the
+// application update around them raises nothing.
 func TestCorpusAlerts(t *testing.T) {
 	set := loadAzureRules(t)
 	dir := corpus.Dir(t)
@@ -113,7 +114,7 @@ func TestCorpusAlerts(t *testing.T) {
 	ev := set.NewEvaluator()
 	ev.OnError = func(r *rule.Rule, e *event.Event, err error) { t.Errorf("%s on %s: %v", r.ID, e.ID, err) }
 	for rel, want := range map[string]map[string]int{
-		"otrf-security-datasets/AADAuditEvents.json": {"azure-entra-app-credential-added": 2},
+		"otrf-security-datasets/AADAuditEvents.json": {"azure-entra-app-credential-added": 2, "azure-entra-consent-risky-permissions": 1},
 		"sysdig-aks-audit-log/event.json":            {},
 	} {
 		data, err := os.ReadFile(filepath.Join(dir, rel))

@@ -54,6 +54,8 @@
 //	issued.subject     ← responseElements.subjectFromWebIdentityToken   (successful AssumeRoleWithWebIdentity only)
 //	issued.principal   ← responseElements.assumedRoleUser.arn           (idem)
 //	issued.session_id  ← responseElements.credentials.accessKeyId       (idem)
+//	issued.subject     ← responseElements.accessKey.userName            (successful CreateAccessKey)
+//	issued.session_id  ← responseElements.accessKey.accessKeyId         (idem: the new key's id)
 //	raw                ← the record (the EventBridge detail, never the envelope), secrets redacted; only with Options.Raw
 //
 // k8s, message, log and entity are left empty: identity resolution fills
@@ -384,6 +386,13 @@ func record(v *fastjson.Value, o normalize.Options, env *envelope) (*event.Event
 		a.add(&ev.Issued.Subject, re.GetStringBytes("subjectFromWebIdentityToken"))
 		a.add(&ev.Issued.Principal, re.GetStringBytes("assumedRoleUser", "arn"))
 		a.add(&ev.Issued.SessionID, re.GetStringBytes("credentials", "accessKeyId"))
+	}
+	// A new long-term key: its id, so that its first use can be joined to
+	// its creation (the secret is never logged).
+	if string(name) == "CreateAccessKey" && len(bs(f.errorCode)) == 0 && f.responseElements != nil {
+		re := f.responseElements
+		a.add(&ev.Issued.Subject, re.GetStringBytes("accessKey", "userName"))
+		a.add(&ev.Issued.SessionID, re.GetStringBytes("accessKey", "accessKeyId"))
 	}
 
 	a.flush()

@@ -96,6 +96,7 @@ func TestS3LogFile(t *testing.T) {
 			SessionID: "AKIAQEXAMPLEKEY00001",
 		}},
 		{"key.target", key.Target, event.Target{Type: "AWS::IAM::User", Name: "ci-deployer"}},
+		{"key.issued", key.Issued, event.Issued{Subject: "ci-deployer", SessionID: "AKIAQEXAMPLENEWKEY01"}},
 		{"key.cloud", key.Cloud, event.Cloud{Provider: "aws", Account: "111122223333", Region: "us-east-1", Service: "iam.amazonaws.com"}},
 		{"key.raw secret", key.Raw["responseElements"].(map[string]any)["accessKey"].(map[string]any)["secretAccessKey"], normalize.Redacted},
 		{"key.raw access key id kept", key.Raw["responseElements"].(map[string]any)["accessKey"].(map[string]any)["accessKeyId"], "AKIAQEXAMPLENEWKEY01"},

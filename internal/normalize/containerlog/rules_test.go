@@ -18,7 +18,7 @@ const root = "../../.."
 
 func loadContainerRules(t *testing.T) *rule.Set {
 	t.Helper()
-	set, err := rule.Load([]string{filepath.Join(root, "detections", "container")}, rule.Options{Root: root, Strict: true})
+	set, err := rule.Load([]string{filepath.Join(root, "detections", "lists"), filepath.Join(root, "detections", "container")}, rule.Options{Root: root, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -60,6 +62,15 @@ func FuzzNormalize(f *testing.F) {
 			if !slices.Contains(event.Sources, ev.Source) {
 				t.Fatalf("event with source %q: %+v", ev.Source, ev)
 			}
+			// Every event serializes (alerts and JSON outputs carry it).
+			if _, err := json.Marshal(ev); err != nil {
+				t.Fatalf("event does not marshal: %v", err)
+			}
+		}
+		// Input is never silently dropped: a message with content yields
+		// events or errors (a held-back partial line comes out of Flush).
+		if len(evs) == 0 && len(errs) == 0 && !emptyInput(msg) {
+			t.Fatalf("no event and no error for %q", msg)
 		}
 		for _, err := range errs {
 			if err == nil {
@@ -70,4 +81,23 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// emptyInput reports messages that legitimately hold no event: blank, an
+// empty JSON array or list envelope.
+func emptyInput(msg []byte) bool {
+	var v any
+	if json.Unmarshal(msg, &v) == nil {
+		switch v := v.(type) {
+		case []any:
+			return len(v) == 0
+		case map[string]any:
+			for _, k := range []string{"Records", "records", "items", "logEvents"} {
+				if l, ok := v[k].([]any); ok && len(l) == 0 {
+					return true
+				}
+			}
+		}
+	}
+	return len(bytes.TrimSpace(msg)) == 0
 }

@@ -70,6 +70,10 @@
 //	                       the caller ("system:serviceaccount:NS:KSA" for a Workload Identity caller)
 //	issued.principal     ← the service account the token acts as: resource.labels.email_id, else the
 //	                       e-mail in resourceName or request.name
+//	issued.session_id    ← for a successful CreateServiceAccountKey or UploadServiceAccountKey: the new
+//	                       key's name, response.name ("projects/P/serviceAccounts/EMAIL/keys/KEY_ID";
+//	                       JSON shape only, not the BigQuery responseJson)
+//	issued.principal     ← idem: the key's service account, resource.labels.email_id
 //	raw                  ← the record in LogEntry JSON shape (a BigQuery-shaped record is
 //	                       converted, see below), secrets redacted; only with Options.Raw
 //
@@ -374,6 +378,17 @@ func shortName(name string) string {
 // service account. Identity resolution links a GKE Workload Identity
 // Kubernetes service account to its Google service account this way.
 func issued(ev *event.Event, v, pp *fastjson.Value, wiActor bool) {
+	if ev.Outcome == event.OutcomeSuccess && ev.Cloud.Service == "iam.googleapis.com" &&
+		(strings.HasSuffix(ev.Action, ".CreateServiceAccountKey") || strings.HasSuffix(ev.Action, ".UploadServiceAccountKey")) {
+		// A new service-account key: its resource name, whose last segment
+		// is the key id a caller authenticating with it reports in
+		// serviceAccountKeyName (actor.session_id).
+		if key := normalize.Str(pp, "response", "name"); strings.Contains(key, "/keys/") {
+			ev.Issued.SessionID = key
+			ev.Issued.Principal = normalize.Str(v, "resource", "labels", "email_id")
+		}
+		return
+	}
 	if ev.Outcome != event.OutcomeSuccess || ev.Cloud.Service != "iamcredentials.googleapis.com" {
 		return
 	}

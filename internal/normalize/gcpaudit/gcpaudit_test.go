@@ -89,7 +89,7 @@ func TestDecodeFixtures(t *testing.T) {
 				{"target.name", ev.Target.Name, "108233740526521498761"},
 				{"target.type", ev.Target.Type, "service_account"},
 				{"cloud.service", ev.Cloud.Service, "iam.googleapis.com"},
-				{"issued (not a token call)", ev.Issued, event.Issued{}},
+				{"issued (the new key)", ev.Issued, event.Issued{Principal: "ci-runner@shop-prod-4411.iam.gserviceaccount.com", SessionID: "projects/shop-prod-4411/serviceAccounts/ci-runner@shop-prod-4411.iam.gserviceaccount.com/keys/5d2c0e7a9b1f43c6a8e2d4b6f0a1c3e5"}},
 				{"raw privateKeyData", rawPath(ev.Raw, "protoPayload", "response", "privateKeyData"), Redacted},
 				{"raw key name kept", rawPath(ev.Raw, "protoPayload", "response", "name"), "projects/shop-prod-4411/serviceAccounts/ci-runner@shop-prod-4411.iam.gserviceaccount.com/keys/5d2c0e7a9b1f43c6a8e2d4b6f0a1c3e5"},
 				{"raw private_key_type kept", rawPath(ev.Raw, "protoPayload", "response", "private_key_type"), 2.0},

@@ -96,6 +96,11 @@ type Config struct {
 	// "Done". Default: "" (a comment only; the issue stays open, and the
 	// group's next alerts are added to it).
 	ResolveTransition string `yaml:"resolve_transition"`
+	// AcknowledgeTransition is the transition applied when a person
+	// acknowledges the group (from Slack or PagerDuty; see
+	// docs/lifecycle.md), or the name of the status it leads to, e.g.
+	// "In Progress". Default: "" (a comment only).
+	AcknowledgeTransition string `yaml:"acknowledge_transition"`
 	// Resolution is the resolution name set with the transition, for
 	// workflows whose transition screen requires one ("Done", "Fixed").
 	// Default: "" (not sent).

@@ -220,7 +220,7 @@ func (r *Receiver) comment(ctx context.Context, id string, body any) (int, error
 }
 
 // errNoTransition: the configured transition is not available.
-var errNoTransition = errors.New("jira: resolve transition not available")
+var errNoTransition = errors.New("jira: transition not available")
 
 // resolve comments on the group's issue and applies the resolve
 // transition. A group whose issue is unknown, or gone, is resolved.
@@ -235,7 +235,7 @@ func (r *Receiver) resolve(ctx context.Context, n *notify.Notification, prev not
 	}
 	var transErr error
 	if r.cfg.ResolveTransition != "" {
-		status, err := r.transition(ctx, id)
+		status, err := r.transition(ctx, id, r.cfg.ResolveTransition, r.cfg.Resolution)
 		switch {
 		case status == http.StatusNotFound:
 			return state, nil
@@ -252,9 +252,10 @@ func (r *Receiver) resolve(ctx context.Context, n *notify.Notification, prev not
 	return state, notify.Permanent(transErr)
 }
 
-// transition moves issue id through the configured transition, unless its
-// status is already in the done category.
-func (r *Receiver) transition(ctx context.Context, id string) (int, error) {
+// transition moves issue id through the transition named want (or leading
+// to the status named want), setting resolution when not "", unless its
+// status is already in the done category or already named want.
+func (r *Receiver) transition(ctx context.Context, id, want, resolution string) (int, error) {
 	var ts struct {
 		Transitions []struct {
 			ID   string `json:"id"`
@@ -266,13 +267,12 @@ func (r *Receiver) transition(ctx context.Context, id string) (int, error) {
 	if st, err := r.call(ctx, "list transitions of issue "+id, http.MethodGet, path, nil, nil, &ts); err != nil {
 		return st, err
 	}
-	want := r.cfg.ResolveTransition
 	var names []string
 	for _, t := range ts.Transitions {
 		if strings.EqualFold(t.Name, want) || strings.EqualFold(t.To.Name, want) {
 			req := map[string]any{"transition": map[string]string{"id": t.ID}}
-			if r.cfg.Resolution != "" {
-				req["fields"] = map[string]any{"resolution": map[string]string{"name": r.cfg.Resolution}}
+			if resolution != "" {
+				req["fields"] = map[string]any{"resolution": map[string]string{"name": resolution}}
 			}
 			return r.call(ctx, fmt.Sprintf("transition issue %s to %q", id, t.Name), http.MethodPost, path, nil, req, nil)
 		}
@@ -285,14 +285,14 @@ func (r *Receiver) transition(ctx context.Context, id string) (int, error) {
 	if st, err := r.call(ctx, "get issue "+id, http.MethodGet, "/issue/"+url.PathEscape(id), q, nil, &issue); err != nil {
 		return st, err
 	}
-	if s := issue.Fields.Status; s != nil && s.StatusCategory.Key == "done" {
+	if s := issue.Fields.Status; s != nil && (s.StatusCategory.Key == "done" || strings.EqualFold(s.Name, want)) {
 		return http.StatusOK, nil
 	}
 	cur := "?"
 	if s := issue.Fields.Status; s != nil {
 		cur = s.Name
 	}
-	return http.StatusOK, fmt.Errorf("%w: issue %s in status %q offers %q, not %q (resolve_transition)",
+	return http.StatusOK, fmt.Errorf("%w: issue %s in status %q offers %q, not %q",
 		errNoTransition, id, cur, names, want)
 }
 

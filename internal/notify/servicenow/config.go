@@ -111,6 +111,10 @@ type Config struct {
 	// state are not reused for the group's next alerts.
 	// Default: 6 (Resolved)
 	ResolveState int `yaml:"resolve_state"`
+	// AcknowledgeState is the state value set when a person acknowledges
+	// the group (from Slack or PagerDuty; see docs/lifecycle.md), e.g. 2
+	// (In Progress). Default: 0 (a work note only).
+	AcknowledgeState int `yaml:"acknowledge_state"`
 	// CloseCode is the resolution code set on resolution; instances
 	// customise the choices ("Solution provided", "Resolved by caller",
 	// or "Closed/Resolved by Caller" on older releases).
@@ -217,6 +221,9 @@ func (c Config) Validate() error {
 	}
 	if render.UTF16Len(c.CorrelationDisplay) > maxCorrelation {
 		bad("correlation_display", "is longer than %d characters", maxCorrelation)
+	}
+	if c.AcknowledgeState < 0 {
+		bad("acknowledge_state", "must not be negative, got %d", c.AcknowledgeState)
 	}
 	if c.ResolveState < 0 {
 		bad("resolve_state", "must not be negative, got %d", c.ResolveState)

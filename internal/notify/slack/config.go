@@ -52,6 +52,12 @@ type Config struct {
 	// about one message per second per channel. Negative disables pacing.
 	// Default: 1s
 	ChannelInterval time.Duration
+	// Interactive adds Acknowledge, Resolve and Silence buttons to each
+	// group's parent message. Only set it when Vigia's interactivity
+	// endpoint is configured and reachable by Slack (internal/lifecycle):
+	// otherwise the buttons do nothing.
+	// Default: false
+	Interactive bool
 	// ChannelBurst is how many calls to a channel may go out back to back
 	// before pacing applies (Slack tolerates short bursts).
 	// Default: 3

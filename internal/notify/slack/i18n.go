@@ -19,7 +19,12 @@ type labels struct {
 	firing, resolved, stillFiring             string
 	first, last, resolvedAt                   string
 	alsoInGroup                               string
+	acknowledged, silenced, by, until         string
+	acknowledge, resolve, resolveConfirm      string
+	cancel, silenceMenu                       string
 	severity                                  map[string]string
+	// silenceFor is the label of a silence button: "Silence 1h".
+	silenceFor func(d string) string
 	// alerts is "1 alert" / "3 alerts".
 	alerts func(n int) string
 	// newAlerts is "2 new alerts, total 5".
@@ -39,7 +44,11 @@ var english = &labels{
 	attack: "ATT&CK",
 	firing: "Firing", resolved: "Resolved", stillFiring: "Still firing",
 	first: "first", last: "last", resolvedAt: "resolved",
-	alsoInGroup: "Also in this group",
+	alsoInGroup:  "Also in this group",
+	acknowledged: "Acknowledged", silenced: "Silenced", by: "by", until: "until",
+	acknowledge: "Acknowledge", resolve: "Resolve", resolveConfirm: "Resolve this incident everywhere (pager, alerts, tickets)?",
+	cancel: "Cancel", silenceMenu: "Silence for…",
+	silenceFor: func(d string) string { return "Silence " + d },
 	severity: map[string]string{
 		alert.SeverityCritical: "CRITICAL", alert.SeverityHigh: "HIGH", alert.SeverityMedium: "MEDIUM",
 		alert.SeverityLow: "LOW", alert.SeverityInfo: "INFO",
@@ -61,7 +70,11 @@ var portuguese = &labels{
 	attack: "ATT&CK",
 	firing: "Ativo", resolved: "Resolvido", stillFiring: "Ainda ativo",
 	first: "primeiro", last: "último", resolvedAt: "resolvido",
-	alsoInGroup: "Também neste grupo",
+	alsoInGroup:  "Também neste grupo",
+	acknowledged: "Reconhecido", silenced: "Silenciado", by: "por", until: "até",
+	acknowledge: "Reconhecer", resolve: "Resolver", resolveConfirm: "Resolver este incidente em todos os lugares (pager, alertas, tickets)?",
+	cancel: "Cancelar", silenceMenu: "Silenciar por…",
+	silenceFor: func(d string) string { return "Silenciar " + d },
 	severity: map[string]string{
 		alert.SeverityCritical: "CRÍTICA", alert.SeverityHigh: "ALTA", alert.SeverityMedium: "MÉDIA",
 		alert.SeverityLow: "BAIXA", alert.SeverityInfo: "INFO",

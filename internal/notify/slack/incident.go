@@ -209,6 +209,10 @@ type status struct {
 	resolvedAt  time.Time
 	total       int
 	first, last time.Time
+	// Set by people from the group's state: who acknowledged, silenced
+	// or resolved the group by hand (internal/lifecycle).
+	ackBy, silencedBy, resolvedBy string
+	ackAt, silencedUntil          time.Time
 }
 
 // statusOf reads a notification's counts, completing them from its alerts
@@ -241,6 +245,8 @@ type view struct {
 	firstSteps  int
 	groupKey    string
 	groupLabels map[string]string
+	// interactive adds the lifecycle buttons (Config.Interactive).
+	interactive bool
 }
 
 func stamp(t time.Time) string {
@@ -279,6 +285,9 @@ func (r *Receiver) parentBlocks(p *parent, st status, v view) []slack.Block {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(moreText(p, v.l)), nil, nil))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", footer(c, v)...))
+	if v.interactive && !st.resolved && v.groupKey != "" {
+		return append(blocks[:min(len(blocks), maxBlocks-1)], actionsBlock(st, v))
+	}
 	return blocks[:min(len(blocks), maxBlocks)]
 }
 
@@ -294,6 +303,9 @@ func statusLine(st status, l *labels) string {
 	s += " · " + escape(l.alerts(st.total))
 	s += " · " + escape(l.first) + " `" + stamp(st.first) + "`"
 	s += " · " + escape(l.last) + " `" + stamp(st.last) + "`"
+	if people := lifecycleLine(st, l); people != "" {
+		s += "\n" + people
+	}
 	return s
 }
 

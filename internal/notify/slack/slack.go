@@ -107,6 +107,7 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 	}
 	v := r.view(n)
 	st := statusOf(n, r.now())
+	st.people(prev)
 	channel, ts := prev[StateChannel], prev[StateTS]
 	if channel == "" || ts == "" {
 		return r.open(ctx, n, st, v)
@@ -126,8 +127,9 @@ func (r *Receiver) Deliver(ctx context.Context, n *notify.Notification, prev not
 	}
 	blocks, fallback := replyBlocks(n, st, v)
 	opts := []slack.MsgOption{slack.MsgOptionTS(ts), slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...)}
-	if (len(n.Alerts) == 0 && !st.resolved) || escalated {
-		// Reminders and escalations are shown in the channel too.
+	if (len(n.Alerts) == 0 && !st.resolved && st.ackBy == "") || escalated {
+		// Reminders and escalations are shown in the channel too; a
+		// reminder of an acknowledged group stays in its thread.
 		opts = append(opts, slack.MsgOptionBroadcast())
 	}
 	_, _, err := r.post(ctx, channel, opts...)
@@ -167,7 +169,7 @@ func (r *Receiver) view(n *notify.Notification) view {
 	}
 	return view{
 		l: catalog(locale), locale: locale, baseURL: r.cfg.RunbookBaseURL, firstSteps: r.cfg.FirstSteps,
-		groupKey: n.GroupKey, groupLabels: n.GroupLabels,
+		groupKey: n.GroupKey, groupLabels: n.GroupLabels, interactive: r.cfg.Interactive,
 	}
 }
 

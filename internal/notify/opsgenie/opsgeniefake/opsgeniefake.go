@@ -3,9 +3,9 @@
 //
 //   - POST /v2/alerts creates an alert, or, when an open alert has the same
 //     alias, counts another occurrence on it;
-//   - POST /v2/alerts/{identifier}/close and /notes close and annotate the
-//     alert named by id, alias or tiny id (query identifierType, default
-//     id);
+//   - POST /v2/alerts/{identifier}/close, /acknowledge and /notes close,
+//     acknowledge and annotate the alert named by id, alias or tiny id
+//     (query identifierType, default id);
 //   - GET /v2/alerts/{identifier} and GET /v2/alerts/requests/{id} read an
 //     alert and the status of an asynchronous request.
 //
@@ -95,6 +95,10 @@ type Alert struct {
 	Notes []Note
 	// CloseNote is the note of the close request.
 	CloseNote string
+	// Acknowledged is set by an acknowledge request, with its user and
+	// note.
+	Acknowledged     bool
+	AckUser, AckNote string
 }
 
 // Request is an asynchronous request's outcome.
@@ -263,6 +267,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handle = s.close
 	case len(parts) == 3 && parts[2] == "notes" && parts[1] != "":
 		handle = s.addNote
+	case len(parts) == 3 && parts[2] == "acknowledge" && parts[1] != "":
+		handle = s.acknowledge
 	case len(parts) == 2 && parts[1] != "":
 		method, handle = http.MethodGet, s.get
 	default:
@@ -546,6 +552,12 @@ func (s *Server) action(kind, id, idType, requestID string, body []byte, noteReq
 func (s *Server) close(id, idType, requestID string, body []byte) (int, map[string]any, map[string]string) {
 	return s.action("Close", id, idType, requestID, body, false, func(a *Alert, b actionBody) {
 		a.Status, a.CloseNote = "closed", b.Note
+	})
+}
+
+func (s *Server) acknowledge(id, idType, requestID string, body []byte) (int, map[string]any, map[string]string) {
+	return s.action("Acknowledge", id, idType, requestID, body, false, func(a *Alert, b actionBody) {
+		a.Acknowledged, a.AckUser, a.AckNote = true, b.User, b.Note
 	})
 }
 

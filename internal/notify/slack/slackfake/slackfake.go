@@ -40,6 +40,10 @@ const (
 	MaxContextElems  = 10
 	MaxMessageText   = 40000
 	MaxBlockIDLength = 255
+	MaxActionElems   = 25
+	MaxButtonText    = 75
+	MaxButtonValue   = 2000
+	MaxOptionValue   = 150
 )
 
 // Message is an accepted chat.postMessage call (updated in place by
@@ -114,6 +118,13 @@ func WithChannelRateLimit(n int, per time.Duration) Option {
 	return func(s *Server) { s.chanLimit, s.chanPer = n, per }
 }
 
+// WithUserGroups sets the user groups usergroups.users.list answers for:
+// group id (S0123) to member user ids. Unknown groups answer
+// no_such_subteam.
+func WithUserGroups(groups map[string][]string) Option {
+	return func(s *Server) { s.groups = groups }
+}
+
 // Server is a fake Slack Web API. It is safe for concurrent use.
 type Server struct {
 	srv   *httptest.Server
@@ -122,6 +133,7 @@ type Server struct {
 
 	chanLimit int
 	chanPer   time.Duration
+	groups    map[string][]string
 
 	mu         sync.Mutex
 	allowed    map[string]bool   // nil: every channel exists
@@ -307,6 +319,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handle = s.update
 	case "auth.test":
 		handle = s.authTest
+	case "usergroups.users.list":
+		handle = s.userGroupMembers
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{"ok": false, "error": "unknown_method", "req_method": method})
 		record(http.StatusNotFound, "unknown_method")
@@ -453,6 +467,20 @@ func (s *Server) authTest(*request) (map[string]any, *apiError) {
 		"url": "https://vigia-fake.slack.com/", "team": "Vigia Fake", "user": "vigia",
 		"team_id": "T00000001", "user_id": "U00000001", "bot_id": "B00000001",
 	}, nil
+}
+
+func (s *Server) userGroupMembers(req *request) (map[string]any, *apiError) {
+	id := req.params["usergroup"]
+	if id == "" {
+		return nil, fail("invalid_arguments")
+	}
+	s.mu.Lock()
+	members, ok := s.groups[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fail("no_such_subteam")
+	}
+	return map[string]any{"users": append([]string{}, members...)}, nil
 }
 
 func (s *Server) postMessage(req *request) (map[string]any, *apiError) {
@@ -696,6 +724,49 @@ func ValidateBlocks(raw string) ([]map[string]any, []string) {
 				}
 				for j, f := range list {
 					v.text(fmt.Sprintf("%s/fields/%d", at, j), f, MaxFieldText)
+				}
+			}
+		case "actions":
+			list, ok := b["elements"].([]any)
+			switch {
+			case !ok || len(list) == 0:
+				v.problem(at+"/elements", "must be a non-empty array")
+			case len(list) > MaxActionElems:
+				v.problem(at+"/elements", "no more than %d items allowed", MaxActionElems)
+			}
+			actionIDs := map[string]bool{}
+			for j, e := range list {
+				p := fmt.Sprintf("%s/elements/%d", at, j)
+				m, _ := e.(map[string]any)
+				if m == nil {
+					v.problem(p, "must be an object")
+					continue
+				}
+				id, _ := m["action_id"].(string)
+				if id == "" || utf8.RuneCountInString(id) > MaxBlockIDLength || actionIDs[id] {
+					v.problem(p+"/action_id", "must be a unique string of 1 to %d characters", MaxBlockIDLength)
+				}
+				actionIDs[id] = true
+				switch m["type"] {
+				case "button":
+					v.text(p+"/text", m["text"], MaxButtonText, "plain_text")
+					if val, ok := m["value"].(string); ok && utf8.RuneCountInString(val) > MaxButtonValue {
+						v.problem(p+"/value", "must be less than %d characters", MaxButtonValue+1)
+					}
+				case "static_select":
+					opts, _ := m["options"].([]any)
+					if len(opts) == 0 || len(opts) > 100 {
+						v.problem(p+"/options", "must have 1 to 100 items")
+					}
+					for k, o := range opts {
+						om, _ := o.(map[string]any)
+						v.text(fmt.Sprintf("%s/options/%d/text", p, k), om["text"], MaxButtonText, "plain_text")
+						if val, _ := om["value"].(string); val == "" || utf8.RuneCountInString(val) > MaxOptionValue {
+							v.problem(fmt.Sprintf("%s/options/%d/value", p, k), "must be a string of 1 to %d characters", MaxOptionValue)
+						}
+					}
+				default:
+					v.problem(p+"/type", "unsupported element type %v", m["type"])
 				}
 			}
 		case "context":
