@@ -39,6 +39,7 @@ Usage:
   vigia config reference           print every configuration field (markdown)
   vigia silence add|list|expire    mute matching alerts for a while (via the API of vigia run)
   vigia deliveries dead|replay     list and retry deliveries that receivers refused for good
+  vigia dlq list|replay            list the dead-letter topic; produce its messages again
   vigia lifecycle log|ack|resolve|silence
                                    the audit trail of acknowledgements, resolutions and silences; act from the CLI
   vigia version
@@ -77,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSilence(ctx, args[1:], stdout, stderr)
 	case "deliveries":
 		err = cmdDeliveries(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		err = cmdDLQ(ctx, args[1:], stdout, stderr)
 	case "lifecycle":
 		err = cmdLifecycle(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

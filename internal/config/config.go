@@ -111,6 +111,13 @@ type Kafka struct {
 	StartOffset string `yaml:"start_offset"`
 	// MaxWait bounds how long a fetch waits for data. Default: 250ms.
 	MaxWait time.Duration `yaml:"max_wait"`
+	// SessionTimeout is how long the group coordinator waits for a
+	// replica's heartbeat before giving its partitions to the others (a
+	// replica that was killed holds them this long; a restarted one waits
+	// as long for them). Heartbeats go every third of it; the broker's
+	// group.min.session.timeout.ms (6s on Kafka) bounds it from below.
+	// Default: 30s.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // Topic is one consumed topic.
@@ -397,6 +404,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 0 {
 		bad("max_message_bytes", "must not be negative")
+	}
+	if c.Kafka.SessionTimeout < 0 || (c.Kafka.SessionTimeout > 0 && c.Kafka.SessionTimeout < time.Second) {
+		bad("kafka.session_timeout", "must be at least 1s")
 	}
 	errs = append(append(errs, c.Ingest.validate()...), c.Telemetry.Tracing.validate()...)
 	return errors.Join(errs...)

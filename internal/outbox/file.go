@@ -33,6 +33,9 @@ type File struct {
 	signal map[string]chan struct{}   // receiver -> closed on Enqueue
 	locks  map[string]bool
 	last   map[string]uint64 // receiver -> sequence of the last entry claimed
+
+	dedupWindow time.Duration
+	dedupMax    int
 }
 
 var (
@@ -44,12 +47,20 @@ var (
 type FileOptions struct {
 	// OpenTimeout bounds the wait for the file lock. Default: 2s.
 	OpenTimeout time.Duration
+	// DedupWindow and DedupMax bound what Enqueue remembers to skip an
+	// alert queued again: two generations of alert ids, a new one begun
+	// when the current one is DedupWindow old or holds DedupMax ids, so at
+	// least the last DedupMax (or DedupWindow's) are remembered, at about
+	// 50 bytes each on disk. Default: 1h and 262,144.
+	DedupWindow time.Duration
+	DedupMax    int
 }
 
 var (
 	bucketQueue  = []byte("queue")  // receiver sub-buckets, big-endian sequence keys
 	bucketDead   = []byte("dead")   // sequence keys
 	bucketStates = []byte("states") // receiver sub-buckets, group key keys
+	bucketDedup  = []byte("dedup")  // "cur" and "prev" sub-buckets of dedup keys, "meta"
 )
 
 // NewFile opens (creating) the outbox file outbox.db in dir.
@@ -69,7 +80,7 @@ func NewFile(dir string, opts FileOptions) (*File, error) {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueue, bucketDead, bucketStates} {
+		for _, b := range [][]byte{bucketQueue, bucketDead, bucketStates, bucketDedup} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -80,7 +91,14 @@ func NewFile(dir string, opts FileOptions) (*File, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	f := &File{db: db, path: path, held: map[string]map[string]bool{}, signal: map[string]chan struct{}{}, locks: map[string]bool{}, last: map[string]uint64{}}
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = DefaultDedupWindow
+	}
+	if opts.DedupMax <= 0 {
+		opts.DedupMax = 1 << 18
+	}
+	f := &File{db: db, path: path, held: map[string]map[string]bool{}, signal: map[string]chan struct{}{}, locks: map[string]bool{}, last: map[string]uint64{},
+		dedupWindow: opts.DedupWindow, dedupMax: opts.DedupMax}
 	f.sweep()
 	return f, nil
 }
@@ -100,12 +118,33 @@ func idKey(id string) ([]byte, bool) {
 
 // Enqueue implements Queue.
 func (f *File) Enqueue(_ context.Context, entries ...*Entry) error {
+	return f.enqueue(true, entries)
+}
+
+// enqueue stores entries; with dedup, entries whose group and alert were
+// queued within the window are skipped.
+func (f *File) enqueue(dedup bool, entries []*Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketQueue)
+		seen, err := f.dedupBuckets(tx)
+		if err != nil {
+			return err
+		}
+		added := 0
 		for _, e := range entries {
+			e.ID = ""
+			if k := dedupKey(e); k != "" {
+				if dedup && (seen.cur.Get([]byte(k)) != nil || seen.prev.Get([]byte(k)) != nil) {
+					continue
+				}
+				if err := seen.cur.Put([]byte(k), []byte{1}); err != nil {
+					return err
+				}
+				added++
+			}
 			b, err := q.CreateBucketIfNotExists([]byte(e.Receiver))
 			if err != nil {
 				return err
@@ -123,7 +162,7 @@ func (f *File) Enqueue(_ context.Context, entries ...*Entry) error {
 			}
 			e.ID = strconv.FormatUint(n, 10)
 		}
-		return nil
+		return seen.count(added)
 	})
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
@@ -337,7 +376,7 @@ func (f *File) Revive(ctx context.Context, deadIDs ...string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("outbox: revive: %w", err)
 	}
-	if err := f.Enqueue(ctx, revived...); err != nil {
+	if err := f.enqueue(false, revived); err != nil {
 		return 0, err
 	}
 	return len(revived), nil
@@ -362,6 +401,78 @@ func (f *File) Sync() error { return f.db.Sync() }
 func (f *File) Close() error {
 	f.db.Sync()
 	return f.db.Close()
+}
+
+// dedupGens are the two generations of dedup keys in a transaction.
+type dedupGens struct {
+	root, cur, prev *bolt.Bucket
+	f               *File
+}
+
+var (
+	dedupCur   = []byte("cur")
+	dedupPrev  = []byte("prev")
+	dedupMeta  = []byte("meta") // 8 bytes count, 8 bytes start (unix ns) of cur
+	dedupEmpty = make([]byte, 16)
+)
+
+func (f *File) dedupBuckets(tx *bolt.Tx) (*dedupGens, error) {
+	root := tx.Bucket(bucketDedup)
+	if root == nil {
+		var err error
+		if root, err = tx.CreateBucket(bucketDedup); err != nil {
+			return nil, err
+		}
+	}
+	g := &dedupGens{root: root, f: f}
+	var err error
+	if g.cur, err = root.CreateBucketIfNotExists(dedupCur); err != nil {
+		return nil, err
+	}
+	if g.prev, err = root.CreateBucketIfNotExists(dedupPrev); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// count adds n keys to the current generation and begins a new one when
+// it is full or old.
+func (g *dedupGens) count(n int) error {
+	meta := g.root.Get(dedupMeta)
+	if len(meta) != 16 {
+		meta = dedupEmpty
+	}
+	count := binary.BigEndian.Uint64(meta[:8]) + uint64(n)
+	start := int64(binary.BigEndian.Uint64(meta[8:]))
+	now := time.Now().UnixNano()
+	if start == 0 {
+		start = now
+	}
+	if count >= uint64(g.f.dedupMax) || time.Duration(now-start) >= g.f.dedupWindow {
+		if err := g.root.DeleteBucket(dedupPrev); err != nil {
+			return err
+		}
+		// bbolt has no rename: move cur's keys into a new prev.
+		prev, err := g.root.CreateBucket(dedupPrev)
+		if err != nil {
+			return err
+		}
+		if err := g.cur.ForEach(func(k, v []byte) error { return prev.Put(k, v) }); err != nil {
+			return err
+		}
+		if err := g.root.DeleteBucket(dedupCur); err != nil {
+			return err
+		}
+		if g.cur, err = g.root.CreateBucket(dedupCur); err != nil {
+			return err
+		}
+		g.prev = prev
+		count, start = 0, now
+	}
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v[:8], count)
+	binary.BigEndian.PutUint64(v[8:], uint64(start))
+	return g.root.Put(dedupMeta, v)
 }
 
 // stateRecord is a GroupState with its expiry.

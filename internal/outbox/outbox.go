@@ -12,6 +12,8 @@ package outbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"time"
 
 	"github.com/vigia-dev/vigia/internal/alert"
@@ -57,7 +59,12 @@ type Dead struct {
 type Queue interface {
 	// Enqueue stores entries durably: once it returns nil they survive a
 	// crash of this process (the file is synced; Redis acknowledged XADD).
-	// It sets each entry's ID.
+	// It sets each entry's ID. It is idempotent per group and alert: an
+	// entry whose group (GroupKey, which names the receiver) already took
+	// an entry for the same alert id within the dedup window is skipped
+	// (its ID stays ""), so a Kafka message processed again after a crash
+	// does not queue its alerts twice however many alerts the group has
+	// notified since.
 	Enqueue(ctx context.Context, entries ...*Entry) error
 	// Claim returns up to max undelivered entries of receiver, oldest
 	// first, for this consumer to deliver: entries never claimed, and
@@ -106,6 +113,21 @@ type GroupState struct {
 	// (bounded), so an alert routed again after a restart — its Kafka
 	// offset was not yet committed — is not notified twice.
 	Seen []string `json:"seen,omitempty"`
+	// Sending is the notification being delivered: stored before the
+	// receiver is called and cleared with the state its success returns.
+	// Found set at the next flush (the process died meanwhile), the
+	// notification is sent again first, with the same id and alerts, so a
+	// receiver that deduplicates on the id (webhook Idempotency-Key,
+	// PagerDuty's dedup key) does not notify twice.
+	Sending *Sending `json:"sending,omitempty"`
+}
+
+// Sending identifies a notification whose delivery outcome is unknown.
+type Sending struct {
+	// ID is the notification id (the idempotency key).
+	ID string `json:"id"`
+	// Alerts are the ids of the alerts it carries.
+	Alerts []string `json:"alerts"`
 }
 
 // States stores GroupStates per receiver and group key.
@@ -123,6 +145,20 @@ type States interface {
 	// the same group's notification at once; it returns a release func, or
 	// ok false when another holder has it.
 	Lock(ctx context.Context, receiver, groupKey string, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+// DefaultDedupWindow is how long Enqueue remembers a group's alert ids by
+// default.
+const DefaultDedupWindow = time.Hour
+
+// dedupKey identifies an entry's group and alert; "" for entries without
+// an alert.
+func dedupKey(e *Entry) string {
+	if e.Alert == nil || e.Alert.ID == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(e.GroupKey + "\x00" + e.Alert.ID))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
 // Syncer is implemented by queues whose writes reach the disk only when

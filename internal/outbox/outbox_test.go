@@ -196,6 +196,20 @@ func TestRestartOffersUnacknowledged(t *testing.T) {
 			if !slices.Equal(all, []string{"1", "2", "3", "4"}) {
 				t.Fatalf("after restart: %v, want 1..4", all)
 			}
+			// More held entries than one claim returns: every one comes
+			// back after the next restart, batch by batch, not after the
+			// claim timeout.
+			q2.Close()
+			q3 := im.open(t, "pod-a", time.Minute)
+			defer q3.Close()
+			var back []string
+			for range 4 {
+				got, _ := q3.Claim(ctx, "r", 1, 0)
+				back = append(back, alertIDs(got)...)
+			}
+			if !slices.Equal(back, []string{"1", "2", "3", "4"}) {
+				t.Fatalf("after a second restart, claiming one at a time: %v, want 1..4", back)
+			}
 		})
 	}
 }
@@ -357,5 +371,101 @@ func BenchmarkEnqueueClaimAck(b *testing.B) {
 			r, _ := NewRedis(c, RedisOptions{Consumer: "bench"})
 			benchmarkQueue(b, r, batch)
 		})
+	}
+}
+
+// TestEnqueueIsIdempotent: an alert queued again for the same group (its
+// Kafka message processed again after a crash) is skipped, even after the
+// first entry was delivered and acknowledged; the same alert in another
+// group (another route or receiver) is not; a revived dead letter is
+// queued although its alert was queued before.
+func TestEnqueueIsIdempotent(t *testing.T) {
+	for _, im := range impls(t) {
+		t.Run(im.name, func(t *testing.T) {
+			ctx := context.Background()
+			q := im.open(t, "c1", time.Minute)
+			first := entry("hook", "a")
+			if err := q.Enqueue(ctx, first, entry("hook", "b")); err != nil || first.ID == "" {
+				t.Fatalf("enqueue: %v, id %q", err, first.ID)
+			}
+			got, _ := q.Claim(ctx, "hook", 10, 0)
+			q.Ack(ctx, "hook", ids(got)...)
+			again := entry("hook", "a")
+			other := entry("hook", "a")
+			other.GroupKey = "another-group"
+			if err := q.Enqueue(ctx, again, other, entry("hook", "b"), entry("hook", "c")); err != nil {
+				t.Fatal(err)
+			}
+			if again.ID != "" || other.ID == "" {
+				t.Fatalf("again id %q (want skipped), other group id %q (want queued)", again.ID, other.ID)
+			}
+			got, _ = q.Claim(ctx, "hook", 10, 0)
+			if !slices.Equal(alertIDs(got), []string{"a", "c"}) {
+				t.Fatalf("claimed %v, want a (other group) and c", alertIDs(got))
+			}
+			if err := q.Bury(ctx, "HTTP 400", got[1]); err != nil {
+				t.Fatal(err)
+			}
+			dead, _ := q.Dead(ctx, 0)
+			if n, err := q.Revive(ctx, dead[0].DeadID); err != nil || n != 1 {
+				t.Fatalf("revive %d %v", n, err)
+			}
+			if back, _ := q.Claim(ctx, "hook", 10, 0); !slices.Equal(alertIDs(back), []string{"c"}) {
+				t.Fatalf("revived claim %v", alertIDs(back))
+			}
+		})
+	}
+}
+
+// TestFileDedupGenerations: the file outbox remembers at least the last
+// DedupMax alert ids, and forgets older ones.
+func TestFileDedupGenerations(t *testing.T) {
+	ctx := context.Background()
+	f, err := NewFile(t.TempDir(), FileOptions{DedupMax: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := range 10 {
+		f.Enqueue(ctx, entry("hook", fmt.Sprint(i)))
+	}
+	queued := func(id string) bool { e := entry("hook", id); f.Enqueue(ctx, e); return e.ID != "" }
+	for i := 6; i < 10; i++ { // the last DedupMax
+		if queued(fmt.Sprint(i)) {
+			t.Errorf("alert %d queued twice", i)
+		}
+	}
+	if !queued("0") {
+		t.Error("alert 0 still remembered after two generations")
+	}
+}
+
+// TestRedisLockOfDeadIncarnation: a group lock left by a killed process is
+// taken over at once by the same replica restarted (same consumer name),
+// not after its lease; another replica still waits for it.
+func TestRedisLockOfDeadIncarnation(t *testing.T) {
+	ctx := context.Background()
+	c := redisClient(t)
+	dead, _ := NewRedis(c, RedisOptions{Prefix: "t:", Consumer: "pod-a"})
+	if _, ok, err := dead.Lock(ctx, "hook", "g", time.Hour); !ok || err != nil {
+		t.Fatalf("lock: %v %v", ok, err)
+	} // never released: the process was killed
+	other, _ := NewRedis(c, RedisOptions{Prefix: "t:", Consumer: "pod-b"})
+	if _, ok, _ := other.Lock(ctx, "hook", "g", time.Hour); ok {
+		t.Fatal("another replica took a live lease")
+	}
+	restarted, _ := NewRedis(c, RedisOptions{Prefix: "t:", Consumer: "pod-a"})
+	release, ok, err := restarted.Lock(ctx, "hook", "g", time.Hour)
+	if !ok || err != nil {
+		t.Fatalf("the restarted replica could not take over its dead incarnation's lock: %v %v", ok, err)
+	}
+	if _, ok, _ := restarted.Lock(ctx, "hook", "g", time.Hour); ok {
+		t.Fatal("the same process took its own lock twice")
+	}
+	release()
+	if r, ok, _ := other.Lock(ctx, "hook", "g", time.Hour); !ok {
+		t.Fatal("released lock not free")
+	} else {
+		r()
 	}
 }

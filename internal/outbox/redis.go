@@ -30,11 +30,13 @@ type Redis struct {
 	c        *redis.Client
 	prefix   string
 	consumer string
+	instance string // this process, in lock tokens
 	timeout  time.Duration
+	dedup    time.Duration
 
 	mu      sync.Mutex
-	groups  map[string]bool // streams whose consumer group exists
-	ownRead map[string]bool // streams whose own pending entries were re-read
+	groups  map[string]bool   // streams whose consumer group exists
+	ownRead map[string]string // stream -> where re-reading this consumer's own pending entries resumes; "-" once done
 }
 
 var (
@@ -53,6 +55,10 @@ type RedisOptions struct {
 	// ClaimTimeout is how long an entry may stay claimed and
 	// unacknowledged before another replica takes it over. Default: 10m.
 	ClaimTimeout time.Duration
+	// DedupWindow is how long Enqueue remembers a group's alert ids (a
+	// key PREFIXdedup:HASH each, about 100 bytes of Redis memory).
+	// Default: 1h.
+	DedupWindow time.Duration
 }
 
 const consumerGroup = "vigia"
@@ -72,8 +78,11 @@ func NewRedis(c *redis.Client, opts RedisOptions) (*Redis, error) {
 	if opts.ClaimTimeout <= 0 {
 		opts.ClaimTimeout = 10 * time.Minute
 	}
-	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, timeout: opts.ClaimTimeout,
-		groups: map[string]bool{}, ownRead: map[string]bool{}}, nil
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = DefaultDedupWindow
+	}
+	return &Redis{c: c, prefix: opts.Prefix, consumer: opts.Consumer, instance: randomToken()[:12], timeout: opts.ClaimTimeout, dedup: opts.DedupWindow,
+		groups: map[string]bool{}, ownRead: map[string]string{}}, nil
 }
 
 func (r *Redis) stream(receiver string) string { return r.prefix + "outbox:" + receiver }
@@ -100,25 +109,53 @@ func (r *Redis) ensureGroup(ctx context.Context, stream string) error {
 	return nil
 }
 
-// Enqueue implements Queue: XADD, pipelined.
+// enqueueOnce adds an entry unless its dedup key exists, atomically: a
+// crash cannot leave the key without the entry.
+var enqueueOnce = redis.NewScript(`
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+end
+return false
+`)
+
+// Enqueue implements Queue: XADD, pipelined; entries with an alert go
+// through a script that skips them when their group already took the
+// alert within the dedup window.
 func (r *Redis) Enqueue(ctx context.Context, entries ...*Entry) error {
+	return r.enqueue(ctx, true, entries)
+}
+
+func (r *Redis) enqueue(ctx context.Context, dedup bool, entries []*Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	pipe := r.c.Pipeline()
-	cmds := make([]*redis.StringCmd, len(entries))
+	cmds := make([]redis.Cmder, len(entries))
 	for i, e := range entries {
 		v, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
-		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream(e.Receiver), Values: []any{"e", v}})
+		if k := dedupKey(e); k != "" && dedup {
+			cmds[i] = enqueueOnce.Eval(ctx, pipe, []string{r.stream(e.Receiver), r.prefix + "dedup:" + k}, r.dedup.Milliseconds(), v)
+		} else {
+			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream(e.Receiver), Values: []any{"e", v}})
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("outbox: enqueue: %w", err)
-	}
+	_, _ = pipe.Exec(ctx) // errors are checked per command: a skipped entry answers nil
 	for i, c := range cmds {
-		entries[i].ID = c.Val()
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("outbox: enqueue: %w", err)
+		}
+		entries[i].ID = ""
+		switch c := c.(type) {
+		case *redis.StringCmd:
+			entries[i].ID = c.Val()
+		case *redis.Cmd:
+			if id, ok := c.Val().(string); ok {
+				entries[i].ID = id
+			}
+		}
 	}
 	return nil
 }
@@ -131,15 +168,26 @@ func (r *Redis) Claim(ctx context.Context, receiver string, max int, wait time.D
 	if err := r.ensureGroup(ctx, stream); err != nil {
 		return nil, fmt.Errorf("outbox: claim: %w", err)
 	}
+	// This consumer's own pending entries (a previous process of the same
+	// name died holding them), all of them, batch by batch, before new ones.
 	r.mu.Lock()
-	own := !r.ownRead[stream]
-	r.ownRead[stream] = true
+	from := r.ownRead[stream]
 	r.mu.Unlock()
-	if own {
-		res, err := r.c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: consumerGroup, Consumer: r.consumer, Streams: []string{stream, "0"}, Count: int64(max)}).Result()
+	if from != "-" {
+		if from == "" {
+			from = "0"
+		}
+		res, err := r.c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: consumerGroup, Consumer: r.consumer, Streams: []string{stream, from}, Count: int64(max)}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("outbox: claim: %w", err)
 		}
+		next := "-"
+		if len(res) > 0 && len(res[0].Messages) > 0 {
+			next = res[0].Messages[len(res[0].Messages)-1].ID
+		}
+		r.mu.Lock()
+		r.ownRead[stream] = next
+		r.mu.Unlock()
 		if out := r.entries(ctx, stream, res, true); len(out) > 0 {
 			return out, nil
 		}
@@ -292,7 +340,7 @@ func (r *Redis) Revive(ctx context.Context, deadIDs ...string) (int, error) {
 			continue // undecodable: nothing to deliver
 		}
 		e := d.Entry
-		if err := r.Enqueue(ctx, &e); err != nil {
+		if err := r.enqueue(ctx, false, []*Entry{&e}); err != nil {
 			return n, err
 		}
 		if err := r.c.XDel(ctx, r.deadStream(), id).Err(); err != nil {
@@ -395,16 +443,32 @@ func (r *Redis) List(ctx context.Context, receiver string, fn func(string, *Grou
 
 var unlock = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`)
 
-// Lock implements States: SET NX PX with a random token; release deletes
-// the key only while it still holds the token.
+// lockOrTakeOver takes the lock (SET NX PX), or takes it over when it is
+// held by an earlier process of this consumer (same name, another
+// instance): that process died holding it, since a consumer name is one
+// replica.
+var lockOrTakeOver = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] and string.sub(v, 1, string.len(ARGV[4])) ~= ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`)
+
+// Lock implements States: SET NX PX with a token naming this consumer and
+// this process; release deletes the key only while it still holds the
+// token. A lock left by a previous process of the same consumer (killed
+// mid-delivery) is taken over at once instead of after ttl.
 func (r *Redis) Lock(ctx context.Context, receiver, groupKey string, ttl time.Duration) (func(), bool, error) {
 	key := r.prefix + "lock:" + receiver + ":" + groupKey
-	token := randomToken()
-	ok, err := r.c.SetNX(ctx, key, token, ttl).Result()
+	token := r.consumer + "\x00" + r.instance + "\x00" + randomToken()
+	ok, err := lockOrTakeOver.Run(ctx, r.c, []string{key}, token, r.consumer+"\x00", ttl.Milliseconds(), r.consumer+"\x00"+r.instance+"\x00").Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("outbox: lock: %w", err)
 	}
-	if !ok {
+	if ok != 1 {
 		return nil, false, nil
 	}
 	return func() { unlock.Run(context.WithoutCancel(ctx), r.c, []string{key}, token) }, true, nil

@@ -290,6 +290,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Topics:          topics,
 		StartOffset:     cfg.Kafka.StartOffset,
 		MaxWait:         cfg.Kafka.MaxWait,
+		SessionTimeout:  cfg.Kafka.SessionTimeout,
 		CommitInterval:  cfg.Kafka.CommitInterval,
 		Workers:         workers,
 		Dialer:          dialer,
@@ -298,6 +299,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Metrics:         metrics,
 		Logger:          log,
 	})
+	if err := metrics.ObserveInFlight(func() int64 { return int64(consumer.InFlight()) }); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
 	log.Info("vigia running", "rules", len(rules.Rules), "topics", topics, "group", cfg.Kafka.GroupID,
 		"receivers", del.names, "metrics", metrics.Addr())
 	metrics.SetReady(true)

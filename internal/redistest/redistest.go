@@ -195,3 +195,116 @@ func tail(path string) string {
 	}
 	return string(b)
 }
+
+// PersistentServer is a redis-server with its data on disk (an append-only
+// file, fsynced on every write), which a test can kill and start again on
+// the same port: a Redis restart that keeps the data, for the fault tests
+// (Server restarts empty).
+type PersistentServer struct {
+	// Addr is "127.0.0.1:PORT", the same across restarts.
+	Addr string
+
+	t      testing.TB
+	bin    string
+	dir    string
+	port   int
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// StartPersistent starts a PersistentServer; it is stopped when the test ends. Like
+// Start it skips (or fails under VIGIA_REQUIRE_REDIS) without redis-server.
+func StartPersistent(t testing.TB) *PersistentServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatalf("redistest: redis-server not found on PATH and %s is set: %v", RequireEnv, err)
+		}
+		t.Skipf("redistest: redis-server not found on PATH (install it, e.g. apt-get install redis-server; set %s=1 to fail instead of skipping)", RequireEnv)
+	}
+	var errs []error
+	for range attempts {
+		port, err := freePort()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s := &PersistentServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, dir: t.TempDir(), port: port}
+		if err := s.start(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		t.Cleanup(func() {
+			if s.cmd != nil {
+				stop(s.cmd, s.exited)
+			}
+		})
+		return s
+	}
+	t.Fatalf("redistest: %v", errors.Join(errs...))
+	return nil
+}
+
+func (s *PersistentServer) start() error {
+	logPath := filepath.Join(s.dir, "redis.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "yes",
+		"--appendfsync", "always",
+		"--dir", s.dir,
+		"--daemonize", "no",
+		"--logfile", "",
+	)
+	cmd.Dir = s.dir
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", s.bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	if err := waitReady(s.Addr, exited); err != nil {
+		stop(cmd, exited)
+		return fmt.Errorf("redis-server on %s: %w; log: %s", s.Addr, err, tail(logPath))
+	}
+	s.cmd, s.exited = cmd, exited
+	return nil
+}
+
+// Kill kills the server with SIGKILL (no shutdown save) and waits for it
+// to exit.
+func (s *PersistentServer) Kill() {
+	s.t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts the killed server again on the same port and data
+// directory, and waits until it answers (it reloads its append-only file
+// first). A port taken in between fails the test.
+func (s *PersistentServer) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.Kill()
+	}
+	var err error
+	for range attempts {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: restart: %v", err)
+}

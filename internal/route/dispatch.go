@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -56,9 +57,14 @@ type DispatcherConfig struct {
 	// StateTTL is how long a group's state outlives its last alert.
 	// Default: 30 days.
 	StateTTL time.Duration
-	Metrics  Metrics
-	Logger   *slog.Logger
-	Tracer   trace.Tracer
+	// MaxPending bounds the entries held in memory across the receiver's
+	// open groups; beyond it the dispatcher claims no more until groups
+	// are notified, and the rest waits in the outbox (on disk or in
+	// Redis). Default: 4096.
+	MaxPending int
+	Metrics    Metrics
+	Logger     *slog.Logger
+	Tracer     trace.Tracer
 	// Now is the clock (tests). Default: time.Now.
 	Now func() time.Time
 }
@@ -90,7 +96,11 @@ type group struct {
 	st *outbox.GroupState
 }
 
-// seenPerGroup bounds GroupState.Seen.
+// seenPerGroup bounds GroupState.Seen. A notification carries at most
+// this many alerts (the rest follow at once in further notifications), so
+// the alerts of the last notification are all in Seen: if the process dies
+// after storing the state and before acknowledging the entries, the
+// entries offered again are all recognised.
 const seenPerGroup = 256
 
 // NewDispatcher returns a dispatcher; Run starts it.
@@ -110,6 +120,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.StateTTL <= 0 {
 		cfg.StateTTL = 30 * 24 * time.Hour
 	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, now: cfg.Now, groups: map[string]*group{}, inhibit: newInhibitor(cfg.InhibitRules)}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -128,7 +141,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.log.Warn("could not restore open groups; their resolutions wait for their next alert", "err", err)
 	}
 	for ctx.Err() == nil {
-		entries, err := d.cfg.Queue.Claim(ctx, d.cfg.Receiver, 512, d.wait())
+		room := d.cfg.MaxPending - d.pending()
+		if room <= 0 {
+			// Enough held: notify due groups first (backpressure onto
+			// the outbox).
+			sleep(ctx, max(d.wait(), 10*time.Millisecond))
+			d.flushDue(ctx)
+			continue
+		}
+		entries, err := d.cfg.Queue.Claim(ctx, d.cfg.Receiver, min(512, room), d.wait())
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -143,6 +164,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.flushDue(ctx)
 	}
 	return nil
+}
+
+// pending returns the entries held across groups.
+func (d *Dispatcher) pending() int {
+	n := 0
+	for _, g := range d.groups {
+		n += len(g.pending)
+	}
+	return n
 }
 
 // restore rebuilds the open (unresolved) groups from the stored states, so
@@ -242,7 +272,11 @@ func (d *Dispatcher) flushDue(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.flush(ctx, g, now)
+		for d.flush(ctx, g, now) && ctx.Err() == nil {
+			// More alerts than one notification carries, or an
+			// interrupted notification was sent again first: the rest
+			// goes out now, not a group_interval later.
+		}
 		if len(g.pending) == 0 && (g.st == nil || g.st.Resolved) {
 			delete(d.groups, g.key)
 		}
@@ -250,36 +284,54 @@ func (d *Dispatcher) flushDue(ctx context.Context) {
 }
 
 // flush notifies the group: its pending alerts, a reminder, or its
-// resolution.
-func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
+// resolution. It reports whether pending alerts it did not include should
+// be notified at once.
+func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) (more bool) {
 	release, ok, err := d.cfg.States.Lock(ctx, d.cfg.Receiver, g.key, d.cfg.SendTimeout+d.cfg.RetryTimeout)
 	if err != nil || !ok {
 		// Another replica is notifying this group; try again shortly.
 		g.since = now.Add(-g.node.GroupWait + time.Second)
-		return
+		return false
 	}
 	defer release()
 	// Refresh: another replica may have notified the group meanwhile.
 	st, found, err := d.cfg.States.Get(ctx, d.cfg.Receiver, g.key)
 	if err != nil {
 		d.log.Warn("group state unavailable; retrying", "group", g.key, "err", err)
-		return
+		return false
 	}
 	if found {
 		g.st = st
 	}
 
 	var alerts []*alert.Alert
-	var done []string // entry ids acknowledged with this notification
+	var done []*outbox.Entry // entries acknowledged with this notification
+	var rest []*outbox.Entry // entries left for the next one
 	seen := map[string]bool{}
 	if g.st != nil {
 		for _, id := range g.st.Seen {
 			seen[id] = true
 		}
 	}
+	// A notification interrupted by a crash (stored as Sending, never
+	// cleared) goes out again first, with its id and its alerts.
+	var resend map[string]bool
+	if g.st != nil && !g.st.Resolved && g.st.Sending != nil {
+		resend = map[string]bool{}
+		for _, id := range g.st.Sending.Alerts {
+			resend[id] = true
+		}
+		if !slices.ContainsFunc(g.pending, func(e *outbox.Entry) bool { return e.Alert != nil && resend[e.Alert.ID] }) {
+			resend = nil // none of its alerts is waiting any more
+		}
+	}
 	for _, e := range g.pending {
-		done = append(done, e.ID)
 		a := e.Alert
+		if a != nil && !seen[a.ID] && (resend != nil && !resend[a.ID] || resend == nil && len(alerts) >= seenPerGroup) {
+			rest = append(rest, e)
+			continue
+		}
+		done = append(done, e)
 		if a == nil {
 			continue
 		}
@@ -306,6 +358,7 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 	if g.st != nil && !g.st.Resolved {
 		*next = *g.st
 		next.Seen = append([]string(nil), g.st.Seen...)
+		next.Sending = nil
 	}
 	switch {
 	case len(alerts) > 0:
@@ -325,11 +378,32 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		if len(next.Seen) > seenPerGroup {
 			next.Seen = next.Seen[len(next.Seen)-seenPerGroup:]
 		}
-		n.ID = notificationID(g.key, done[0], done[len(done)-1])
-	case len(g.pending) > 0:
+		if resend != nil {
+			n.ID = g.st.Sending.ID
+		} else {
+			n.ID = notificationID(g.key, done[0].ID, done[len(done)-1].ID)
+		}
+		// Store the notification before calling the receiver: if the
+		// process dies before the outcome is stored, the next start sends
+		// it again under the same id (an idempotency key), not its alerts
+		// under a new one.
+		if resend == nil {
+			pre := &outbox.GroupState{Route: g.node.ID, GroupLabels: g.labels}
+			if g.st != nil {
+				*pre = *g.st
+			}
+			pre.Sending = &outbox.Sending{ID: n.ID, Alerts: make([]string, len(alerts))}
+			for i, a := range alerts {
+				pre.Sending.Alerts[i] = a.ID
+			}
+			if !d.put(ctx, g, pre) {
+				return false
+			}
+		}
+	case len(done) > 0:
 		// Everything pending was suppressed: acknowledge quietly.
-		d.ack(ctx, g, done)
-		return
+		d.ack(ctx, g, done, rest)
+		return len(rest) > 0
 	case g.st != nil && !g.st.Resolved && g.node.ResolveTimeout > 0 && !now.Before(g.st.Last.Add(g.node.ResolveTimeout)):
 		n.Status = notify.StatusResolved
 		next.Resolved = true
@@ -338,11 +412,11 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		if d.cfg.Intervals != nil && d.muted(g.node, now) {
 			next.Notified = now // skip this reminder
 			d.put(ctx, g, next)
-			return
+			return false
 		}
 		n.ID = notificationID(g.key, "repeat", now.Format(time.RFC3339Nano))
 	default:
-		return
+		return false
 	}
 	n.Total, n.FirstTime, n.LastTime = next.Total, next.First, next.Last
 
@@ -351,8 +425,8 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		prev = g.st.State
 	}
 	tctx := ctx
-	if len(g.pending) > 0 && g.pending[0].Trace != nil {
-		tctx = telemetry.Propagator.Extract(ctx, propagation.MapCarrier(g.pending[0].Trace))
+	if len(done) > 0 && done[0].Trace != nil {
+		tctx = telemetry.Propagator.Extract(ctx, propagation.MapCarrier(done[0].Trace))
 	}
 	state, err := d.deliver(tctx, n, prev)
 	switch {
@@ -363,27 +437,36 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 			d.cfg.Metrics.Sent(d.cfg.Receiver)
 		}
 		if !d.put(ctx, g, next) {
-			return
+			return false
 		}
-		d.ack(ctx, g, done)
+		d.ack(ctx, g, done, rest)
+		return len(rest) > 0
 	case notify.IsPermanent(err):
 		if d.cfg.Metrics != nil {
 			d.cfg.Metrics.SendFailed(d.cfg.Receiver)
 		}
 		d.log.Error("notification refused; sent to the delivery dead letter (vigia deliveries dead)", "group", g.key,
 			"status", n.Status, "alerts", len(alerts), "err", err)
-		if err := d.cfg.Queue.Bury(ctx, err.Error(), g.pending...); err != nil {
+		if err := d.cfg.Queue.Bury(ctx, err.Error(), done...); err != nil {
 			d.log.Error("could not dead-letter entries; they stay in the outbox", "err", err)
-			return
+			return false
 		}
-		d.clearPending(g)
-		if n.Status == notify.StatusResolved {
+		d.keepPending(g, rest)
+		switch {
+		case n.Status == notify.StatusResolved:
 			next.Resolved = true
 			d.put(ctx, g, next)
+		case g.st != nil && g.st.Sending != nil:
+			// The refused notification is not sent again.
+			cleared := *g.st
+			cleared.Sending = nil
+			d.put(ctx, g, &cleared)
 		}
+		return len(rest) > 0
 	default:
 		// ctx ended mid-delivery: the entries stay in the outbox.
 	}
+	return false
 }
 
 // suppressed returns why a is not notified, or "".
@@ -422,19 +505,27 @@ func (d *Dispatcher) put(ctx context.Context, g *group, st *outbox.GroupState) b
 	return true
 }
 
-func (d *Dispatcher) ack(ctx context.Context, g *group, ids []string) {
-	if len(ids) == 0 {
-		return
+// ack acknowledges the done entries; rest stay pending.
+func (d *Dispatcher) ack(ctx context.Context, g *group, done, rest []*outbox.Entry) {
+	ids := make([]string, len(done))
+	for i, e := range done {
+		ids[i] = e.ID
 	}
-	if err := d.cfg.Queue.Ack(ctx, d.cfg.Receiver, ids...); err != nil {
-		d.log.Error("outbox ack failed; these entries will be offered again (their alerts are remembered as seen)", "group", g.key, "err", err)
+	if len(ids) > 0 {
+		if err := d.cfg.Queue.Ack(ctx, d.cfg.Receiver, ids...); err != nil {
+			d.log.Error("outbox ack failed; these entries will be offered again (their alerts are remembered as seen)", "group", g.key, "err", err)
+		}
 	}
-	d.clearPending(g)
+	d.keepPending(g, rest)
 }
 
-func (d *Dispatcher) clearPending(g *group) {
-	g.pending = nil
-	g.ids = map[string]bool{}
+// keepPending leaves only rest pending in the group.
+func (d *Dispatcher) keepPending(g *group, rest []*outbox.Entry) {
+	g.pending = rest
+	g.ids = make(map[string]bool, len(rest))
+	for _, e := range rest {
+		g.ids[e.ID] = true
+	}
 }
 
 // deliver calls the receiver until it succeeds, fails permanently, or ctx

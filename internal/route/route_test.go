@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/notify"
+	"github.com/vigia-dev/vigia/internal/outbox"
 )
 
 func dur(d time.Duration) *time.Duration { return &d }
@@ -520,4 +521,33 @@ func TestReplicasShareGroupState(t *testing.T) {
 	if resolved != 1 || reminders != 0 {
 		t.Errorf("%d resolutions and %d reminders, want 1 and 0", resolved, reminders)
 	}
+}
+
+// TestDispatcherHoldsAtMostMaxPending: while groups wait (group_wait), the
+// dispatcher claims no more than MaxPending entries; the rest stay in the
+// outbox, and all are notified, each once, when the groups come due.
+func TestDispatcherHoldsAtMostMaxPending(t *testing.T) {
+	spec := Spec{Receivers: []string{"r"}, GroupWait: dur(400 * time.Millisecond), GroupInterval: dur(time.Millisecond),
+		ResolveTimeout: dur(0), RepeatInterval: dur(0), GroupBy: []string{"rule"}}
+	q := newMemQueue()
+	rec := &recorder{}
+	for i := range 100 {
+		q.Enqueue(context.Background(), &outbox.Entry{Receiver: "r", Route: "0", GroupKey: fmt.Sprintf("g%d", i%10),
+			Alert: mkAlert(fmt.Sprintf("a%d", i), fmt.Sprintf("r%d", i%10), "high", "eve", "ns")})
+	}
+	start(t, spec, q, rec, func(c *DispatcherConfig) { c.MaxPending = 10 })
+	time.Sleep(200 * time.Millisecond) // within group_wait: nothing due
+	q.mu.Lock()
+	held := len(q.held)
+	q.mu.Unlock()
+	if held > 10 {
+		t.Fatalf("the dispatcher claimed %d entries, more than MaxPending 10", held)
+	}
+	waitFor(t, "every alert", func() bool {
+		n := 0
+		for _, x := range rec.notifications() {
+			n += len(x.Alerts)
+		}
+		return n == 100
+	})
 }

@@ -20,15 +20,20 @@ import (
 
 // Handler processes one message. It returns nil once the message is fully
 // handled (alerts delivered, or the message dead-lettered); an error means
-// it is not, and its offset must not be committed. It is called from
-// several goroutines, but messages of one partition always in order from
-// the same goroutine.
+// it is not (the outbox or the dead-letter topic is unreachable): the
+// message is tried again, with backoff, before any later message of its
+// partition, until it succeeds or the drain at shutdown times out — so a
+// Redis or broker outage stalls its partitions instead of skipping their
+// messages. It is called from several goroutines, but messages of one
+// partition always in order from the same goroutine.
 type Handler func(ctx context.Context, m kafka.Message) error
 
 // Metrics receives consumer measurements; may be nil.
 type Metrics interface {
 	Lag(topic string, partition int, lag int64)
 	Commit(ok bool)
+	// Retry counts a failed try of a message that is tried again.
+	Retry(topic string)
 }
 
 // Config configures a Consumer.
@@ -51,6 +56,16 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Metrics         Metrics
 	Logger          *slog.Logger
+	// SessionTimeout is how long the group coordinator waits for a
+	// member's heartbeat before giving its partitions to another member;
+	// after a crash, the restarted process waits this long for its
+	// partitions. Heartbeats go every SessionTimeout/3, at most every 3s.
+	// Default: kafka-go's (30s).
+	SessionTimeout time.Duration
+	// RetryBackoff bounds the wait between tries of a message whose
+	// handler failed: it starts at MinRetryBackoff and doubles.
+	// Default: 100ms to 5s.
+	MinRetryBackoff, MaxRetryBackoff time.Duration
 	// Dialer overrides the connection dialer (TLS, SASL). Default: kafka-go's.
 	Dialer *kafka.Dialer
 	// BeforeCommit, when set, runs before every offset commit; the commit
@@ -86,6 +101,12 @@ func New(cfg Config) *Consumer {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
+	if cfg.MinRetryBackoff <= 0 {
+		cfg.MinRetryBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxRetryBackoff <= 0 {
+		cfg.MaxRetryBackoff = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -94,6 +115,10 @@ func New(cfg Config) *Consumer {
 
 // Handled returns how many messages were fully handled since start.
 func (c *Consumer) Handled() uint64 { return c.handled.Load() }
+
+// InFlight returns how many fetched messages are not yet handled: at most
+// Workers x (QueueSize + 1) plus one being queued.
+func (c *Consumer) InFlight() int { return c.tracker.InFlight() }
 
 // Fetched returns how many messages were fetched since start.
 func (c *Consumer) Fetched() uint64 { return c.fetched.Load() }
@@ -105,7 +130,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if c.cfg.StartOffset == "last" {
 		start = kafka.LastOffset
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
+	rc := kafka.ReaderConfig{
 		Brokers:        c.cfg.Brokers,
 		GroupID:        c.cfg.GroupID,
 		GroupTopics:    c.cfg.Topics,
@@ -116,7 +141,11 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		CommitInterval: 0, // synchronous commits, issued by our committer
 		Dialer:         c.cfg.Dialer,
 		ErrorLogger:    kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka-go", "msg", fmtArgs(msg, args)) }),
-	})
+	}
+	if st := c.cfg.SessionTimeout; st > 0 {
+		rc.SessionTimeout, rc.RebalanceTimeout, rc.HeartbeatInterval = st, st, min(st/3, 3*time.Second)
+	}
+	r := kafka.NewReader(rc)
 
 	// Handlers run on their own context: cancelled only when the drain
 	// times out, so in-flight messages can finish after ctx ends.
@@ -131,8 +160,8 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		go func(q <-chan kafka.Message) {
 			defer workers.Done()
 			for m := range q {
-				if err := h(hctx, m); err != nil {
-					continue // not handled: not committed, fetched again after restart
+				if !c.handle(hctx, h, m) {
+					continue // abandoned at shutdown: not committed, fetched again after restart
 				}
 				c.tracker.Done(offset.Partition{Topic: m.Topic, Partition: m.Partition}, m.Offset)
 				c.handled.Add(1)
@@ -180,6 +209,40 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	defer cancel()
 	err := c.commit(cctx, r)
 	return errors.Join(err, r.Close())
+}
+
+// handle runs h on m until it succeeds; it reports false when ctx ended
+// first. The worker's later messages wait meanwhile: the partition keeps
+// its order and the bounded queue in front of it stops the fetching.
+func (c *Consumer) handle(ctx context.Context, h Handler, m kafka.Message) bool {
+	backoff := c.cfg.MinRetryBackoff
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return false // the drain timed out: leave the rest for the next start
+		}
+		err := h(ctx, m)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.Retry(m.Topic)
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			c.log.Warn("message not handled; retrying it before the rest of its partition", "topic", m.Topic,
+				"partition", m.Partition, "offset", m.Offset, "attempt", attempt, "retry_in", backoff, "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		backoff = min(backoff*2, c.cfg.MaxRetryBackoff)
+	}
 }
 
 func (c *Consumer) fetchLoop(ctx context.Context, r *kafka.Reader, queues []chan kafka.Message) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -34,6 +35,7 @@ type Metrics struct {
 	alertsSent       metric.Int64Counter
 	alertsFailed     metric.Int64Counter
 	commits          metric.Int64Counter
+	retries          metric.Int64Counter
 	ruleReloads      metric.Int64Counter
 
 	lagMu sync.Mutex
@@ -57,6 +59,10 @@ type RuleStats func(yield func(rule string, evaluations, matches, errors uint64)
 // New creates the meter provider and instruments.
 func New() (*Metrics, error) {
 	reg := prometheus.NewRegistry()
+	// The Go runtime's and the process's own: go_goroutines,
+	// go_memstats_heap_inuse_bytes, process_resident_memory_bytes, … (the
+	// soak benchmark watches them stay flat).
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	if err != nil {
 		return nil, err
@@ -76,6 +82,7 @@ func New() (*Metrics, error) {
 	m.alertsSent = counter("vigia_alerts_sent", "Alerts delivered, per receiver.")
 	m.alertsFailed = counter("vigia_alerts_failed", "Alerts that could not be delivered, per receiver.")
 	m.commits = counter("vigia_offset_commits", "Offset commits, per result.")
+	m.retries = counter("vigia_message_retries", "Tries of a message that failed (outbox or dead-letter topic unreachable) and were repeated, per topic.")
 	m.ruleReloads = counter("vigia_rule_reloads", "Rule set reloads (SIGHUP or a file change), per result: ok, or error (the previous set keeps running).")
 	_, err = m.meter.Int64ObservableGauge("vigia_consumer_lag",
 		metric.WithDescription("Messages behind the partition's high watermark, as of the last fetched message."),
@@ -161,6 +168,25 @@ func (m *Metrics) Commit(ok bool) {
 		result = "error"
 	}
 	m.commits.Add(context.Background(), 1, attrs("result", result))
+}
+
+// Retry counts a failed try of a message from topic that is tried again.
+func (m *Metrics) Retry(topic string) {
+	m.retries.Add(context.Background(), 1, attrs("topic", topic))
+}
+
+// ObserveInFlight registers vigia_messages_in_flight: messages fetched and
+// not yet handled, read from n at each scrape. Bounded by the consumer's
+// queues; at its bound the consumer has stopped fetching (backpressure)
+// and the lag grows in Kafka instead.
+func (m *Metrics) ObserveInFlight(n func() int64) error {
+	_, err := m.meter.Int64ObservableGauge("vigia_messages_in_flight",
+		metric.WithDescription("Messages fetched from Kafka and not yet handled (bounded: workers x queue size)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(n())
+			return nil
+		}))
+	return err
 }
 
 // RuleReload counts a rule set reload.
