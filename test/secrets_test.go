@@ -70,7 +70,8 @@ func TestNoSecretLeavesThroughAnyReceiver(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(plantedSecrets), "\n") {
 		add([]byte(l), "planted")
 	}
-	if dir := corpusDirOrEmpty(t); dir != "" {
+	dir := corpusDirOrEmpty(t)
+	if dir != "" {
 		paths, err := replay.Files([]string{dir})
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +112,8 @@ func TestNoSecretLeavesThroughAnyReceiver(t *testing.T) {
 			byRule[a.Rule.ID] = append(byRule[a.Rule.ID], a)
 		}
 	}
-	if len(byRule) < 5 {
+	// The planted records alone fire three rules; the corpus adds more.
+	if want := map[bool]int{true: 5, false: 3}[dir != ""]; len(byRule) < want {
 		t.Fatalf("only %d rules fired: the replay is not exercising the receivers", len(byRule))
 	}
 
