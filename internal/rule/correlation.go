@@ -147,6 +147,8 @@ type fileCorrelation struct {
 	Suppress  string                       `yaml:"suppress"`
 }
 
+var rawPattern = regexp.MustCompile(`\braw\b`)
+
 var durationPattern = regexp.MustCompile(`^([0-9]+)(ms|s|m|h|d|w)$`)
 
 // ParseDuration parses Sigma's timespans: 30s, 5m, 1h, 14d, 2w.
@@ -335,7 +337,7 @@ func linkCorrelations(rules []*Rule) LoadErrors {
 // the normalized event, raw excluded (raw is built only for the rules
 // that need it).
 func compileField(field string) (*vm.Program, error) {
-	if strings.Contains(field, "raw") && regexp.MustCompile(`\braw\b`).MatchString(field) {
+	if rawPattern.MatchString(field) {
 		return nil, errors.New("correlation fields use normalized fields, not raw")
 	}
 	return expr.Compile(field, exprOptions(nil)...)
