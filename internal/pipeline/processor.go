@@ -43,6 +43,9 @@ type Metrics interface {
 	Normalized(source string, n int)
 	Failed(source, reason string)
 	DeadLettered(reason string)
+	// AlertLatency records n alerts enqueued d after their message was
+	// appended to Kafka.
+	AlertLatency(d time.Duration, n int)
 }
 
 // Processor normalizes a message, evaluates every rule on its events and
@@ -336,6 +339,7 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 			if err := p.Router.Route(ctx, b.alerts); err != nil {
 				return err
 			}
+			p.observeLatency(m, len(b.alerts))
 		}
 		b.alerts = nil
 		corr, err = p.correlate(ctx, b)
@@ -348,7 +352,18 @@ func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 	if len(all) == 0 {
 		return nil
 	}
-	return p.Router.Route(ctx, all)
+	if err := p.Router.Route(ctx, all); err != nil {
+		return err
+	}
+	p.observeLatency(m, len(all))
+	return nil
+}
+
+// observeLatency records the append-to-enqueue latency of n alerts of m.
+func (p *Processor) observeLatency(m kafka.Message, n int) {
+	if p.Metrics != nil && !m.Time.IsZero() && n > 0 {
+		p.Metrics.AlertLatency(time.Since(m.Time), n)
+	}
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m kafka.Message, reason, detail string) error {

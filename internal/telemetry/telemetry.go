@@ -37,6 +37,7 @@ type Metrics struct {
 	commits          metric.Int64Counter
 	retries          metric.Int64Counter
 	ruleReloads      metric.Int64Counter
+	alertLatency     metric.Float64Histogram
 
 	lagMu sync.Mutex
 	lag   map[lagKey]int64
@@ -84,6 +85,11 @@ func New() (*Metrics, error) {
 	m.commits = counter("vigia_offset_commits", "Offset commits, per result.")
 	m.retries = counter("vigia_message_retries", "Tries of a message that failed (outbox or dead-letter topic unreachable) and were repeated, per topic.")
 	m.ruleReloads = counter("vigia_rule_reloads", "Rule set reloads (SIGHUP or a file change), per result: ok, or error (the previous set keeps running).")
+	m.alertLatency, err = m.meter.Float64Histogram("vigia_alert_latency_seconds",
+		metric.WithDescription("Seconds from a message's append to Kafka (its timestamp) to its alerts being enqueued for delivery, one observation per alert. Includes time spent waiting in Kafka (consumer lag)."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(AlertLatencyBuckets...))
+	errs = append(errs, err)
 	_, err = m.meter.Int64ObservableGauge("vigia_consumer_lag",
 		metric.WithDescription("Messages behind the partition's high watermark, as of the last fetched message."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -129,6 +135,19 @@ func attrs(kv ...string) metric.AddOption {
 		a = append(a, attribute.String(kv[i], kv[i+1]))
 	}
 	return metric.WithAttributes(a...)
+}
+
+// AlertLatencyBuckets are vigia_alert_latency_seconds' bucket bounds: fine
+// below 100 ms, where the p99 target lies, and up to an hour of lag.
+var AlertLatencyBuckets = []float64{0.001, 0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1,
+	0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300, 900, 3600}
+
+// AlertLatency records n alerts enqueued d after their message's append.
+func (m *Metrics) AlertLatency(d time.Duration, n int) {
+	s := d.Seconds()
+	for range n {
+		m.alertLatency.Record(context.Background(), s)
+	}
 }
 
 // Consumed counts a message consumed from topic, whose format is source.
