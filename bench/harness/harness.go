@@ -364,9 +364,12 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 	var cpu0, cpu1 float64
 	var s *scrape
 	deadline := launched.Add(o.Timeout)
-	lastLog := launched
+	lastLog, lastSample := launched, launched
+	// A scrape costs Vigia a few milliseconds of CPU: poll every 100 ms
+	// around the start and the end, about every second in between.
+	interval := 100 * time.Millisecond
 	for {
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := sleep(ctx, interval); err != nil {
 			return vr, err
 		}
 		now := time.Now()
@@ -381,16 +384,30 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 		case consumed >= expected && s.get("vigia_messages_in_flight") == 0:
 			t1, cpu1 = now, cpuOf(ps)
 		}
+		if now.After(deadline) && t1.IsZero() {
+			return vr, fmt.Errorf("%s: %.0f of %d messages consumed after %s", variant, consumed, o.Events, o.Timeout)
+		}
+		if consumed > 0 && (len(vr.Timeline) == 0 || now.Sub(lastSample) >= time.Second || !t1.IsZero()) {
+			lastSample = now
+			vr.Timeline = append(vr.Timeline, sample{Seconds: now.Sub(t0).Seconds(), Handled: int64(consumed), CPUSeconds: cpuOf(ps) - cpu0})
+		}
+		interval = 100 * time.Millisecond
+		if consumed > 0 && !t0.IsZero() {
+			rate := consumed / now.Sub(t0).Seconds()
+			left := time.Duration((expected - consumed) / rate * float64(time.Second))
+			interval = min(max(left/3, 100*time.Millisecond), time.Second)
+		}
 		if !t1.IsZero() {
 			break
-		}
-		if now.After(deadline) {
-			return vr, fmt.Errorf("%s: %.0f of %d messages consumed after %s", variant, consumed, o.Events, o.Timeout)
 		}
 		if now.Sub(lastLog) > 5*time.Second && consumed > 0 {
 			lastLog = now
 			h.logf("  consumed %.0f of %d (%.0f/s)", consumed, o.Events, consumed/now.Sub(t0).Seconds())
 		}
+	}
+	if q := quarterRates(vr.Timeline); q[0] > 0 && q[3] < 0.7*q[0] {
+		h.res.Notes = append(h.res.Notes, fmt.Sprintf("%s p%d: the rate fell from %.0f/s in the first quarter of the run to %.0f/s in the last (CPU-s per 1M %.1f then %.1f): see the timeline in the JSON",
+			variant, procs, q[0], q[3], q[4], q[5]))
 	}
 	vr.Handled = int64(s.get("vigia_messages_consumed_total"))
 	vr.Seconds = t1.Sub(t0).Seconds()
@@ -696,4 +713,34 @@ func (h *harness) runLatency(ctx context.Context, variant string, rate float64) 
 		return lr, err
 	}
 	return lr, nil
+}
+
+// quarterRates returns the handling rate in the first and each later
+// quarter of a timeline (by messages), and the CPU-s per million in the
+// first and last quarters: [r1, r2, r3, r4, cpu1, cpu4].
+func quarterRates(tl []sample) (q [6]float64) {
+	if len(tl) < 8 {
+		return q
+	}
+	total := tl[len(tl)-1].Handled
+	at := func(frac float64) sample {
+		for _, s := range tl {
+			if float64(s.Handled) >= frac*float64(total) {
+				return s
+			}
+		}
+		return tl[len(tl)-1]
+	}
+	var prev sample
+	for i := range 4 {
+		s := at(float64(i+1) / 4)
+		if dt := s.Seconds - prev.Seconds; dt > 0 {
+			q[i] = float64(s.Handled-prev.Handled) / dt
+		}
+		if n := s.Handled - prev.Handled; n > 0 && (i == 0 || i == 3) {
+			q[4+i/3] = (s.CPUSeconds - prev.CPUSeconds) / float64(n) * 1e6
+		}
+		prev = s
+	}
+	return q
 }

@@ -94,6 +94,15 @@ type variantResult struct {
 	GroupKeys       int64          `json:"group_keys,omitempty"`
 	CorrelationKeys int64          `json:"correlation_keys,omitempty"`
 	Latency         *latencyResult `json:"latency,omitempty"`
+	// Timeline samples the run about every second: seconds since the
+	// start, messages handled, CPU-seconds used.
+	Timeline []sample `json:"timeline,omitempty"`
+}
+
+type sample struct {
+	Seconds    float64 `json:"s"`
+	Handled    int64   `json:"handled"`
+	CPUSeconds float64 `json:"cpu_s"`
 }
 
 // latencyResult is the paced run: messages at Rate for Seconds, and the
