@@ -112,9 +112,14 @@ type latencyResult struct {
 	Seconds     float64 `json:"seconds"`
 	Messages    int64   `json:"messages"`
 	WriteErrors int64   `json:"write_errors"`
-	Alerts      int64   `json:"alerts"`
-	P50Millis   float64 `json:"p50_ms"`
-	P99Millis   float64 `json:"p99_ms"`
+	// BehindAtEnd is the messages appended but not yet handled when
+	// production stopped; DrainSeconds how long they took to handle. A
+	// Vigia keeping up with Rate has both near 0.
+	BehindAtEnd  int64   `json:"behind_at_end"`
+	DrainSeconds float64 `json:"drain_seconds"`
+	Alerts       int64   `json:"alerts"`
+	P50Millis    float64 `json:"p50_ms"`
+	P99Millis    float64 `json:"p99_ms"`
 }
 
 func newResult(o options, root string) *result {
@@ -194,7 +199,8 @@ func writeTable(w io.Writer, r *result) {
 	tw.Flush()
 	for _, v := range r.Variants {
 		if l := v.Latency; l != nil {
-			fmt.Fprintf(w, "latency %s: %.0f messages/s for %.0fs, %d alerts observed\n", v.Variant, l.Rate, l.Seconds, l.Alerts)
+			fmt.Fprintf(w, "latency %s: %.0f messages/s for %.0fs, %d alerts observed; %d messages behind when production stopped, drained in %.1fs\n",
+				v.Variant, l.Rate, l.Seconds, l.Alerts, l.BehindAtEnd, l.DrainSeconds)
 		}
 	}
 	for _, n := range r.Notes {
