@@ -152,6 +152,9 @@ func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
 }
 
 func (e *Evaluator) alert(r *Rule, ev *event.Event) *alert.Alert {
+	if r.SignalOnly {
+		return alert.Signal(r.meta, ev) // never routed: no summary to render
+	}
 	rb := alert.Runbook{Path: r.Runbook}
 	if book := e.set.Books.Get(r.Runbook); book != nil {
 		rb.Title = book.Title
