@@ -25,8 +25,9 @@ import (
 )
 
 const (
-	variantDetect = "detect"
-	variantRedis  = "redis"
+	variantDetect = "detect" // single-event rules, local state
+	variantRedis  = "redis"  // every rule, state and correlation windows in Redis
+	variantMemory = "memory" // every rule, correlation windows in memory, local state
 )
 
 type harness struct {

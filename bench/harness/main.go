@@ -89,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Replication, "replication", 1, "replication factor of the topics created on external brokers")
 	fs.StringVar(&o.Compression, "compression", "none", "producer compression: none, gzip, snappy, lz4, zstd")
 	fs.StringVar(&o.Redis, "redis", "", "external Redis host:port for the redis variant; default: redis-server started on a free port")
-	variants := fs.String("variants", "detect,redis", "variants to run: detect (single-event rules, no Redis), redis (all rules, correlations and state in Redis)")
+	variants := fs.String("variants", "detect,redis", "variants to run: detect (single-event rules, no Redis), redis (all rules, correlations and state in Redis), memory (all rules, correlation windows in memory, no Redis)")
 	fs.BoolVar(&o.Latency, "latency", true, "after each variant's throughput run, measure alert latency at half its rate")
 	fs.DurationVar(&o.LatencyDuration, "latency.duration", 30*time.Second, "how long the paced latency run produces")
 	fs.BoolVar(&o.Raw, "raw", true, "measure raw kafka-go consumption of the same topics")
@@ -105,10 +105,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	for _, v := range strings.Split(*variants, ",") {
 		switch v = strings.TrimSpace(v); v {
 		case "":
-		case variantDetect, variantRedis:
+		case variantDetect, variantRedis, variantMemory:
 			o.Variants = append(o.Variants, v)
 		default:
-			return o, fmt.Errorf("-variants: unknown variant %q (want detect, redis)", v)
+			return o, fmt.Errorf("-variants: unknown variant %q (want detect, redis, memory)", v)
 		}
 	}
 	switch {
