@@ -415,6 +415,9 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 	vr.EventsPerSec = float64(o.Events) / vr.Seconds
 	vr.CPUSeconds = cpu1 - cpu0
 	vr.CPUSecondsPerMillion = vr.CPUSeconds / float64(o.Events) * 1e6
+	if vr.CPUSeconds > 0 {
+		vr.EventsPerCPUSecond = float64(o.Events) / vr.CPUSeconds
+	}
 	vr.StartupSeconds = t0.Sub(launched).Seconds()
 	vr.StartupCPUSeconds = cpu0
 	h.logf("  %d messages in %.1fs: %.0f messages/s, %.2f CPU-s per 1M", o.Events, vr.Seconds, vr.EventsPerSec, vr.CPUSecondsPerMillion)
