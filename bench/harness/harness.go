@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,13 +174,6 @@ func (h *harness) run(ctx context.Context) (*result, error) {
 		if err != nil {
 			return h.res, err
 		}
-		if o.Latency {
-			lat, err := h.runLatency(ctx, v, one.EventsPerSec/2)
-			if err != nil {
-				return h.res, err
-			}
-			one.Latency = lat
-		}
 		if o.Procs > 1 {
 			many, err := h.runVigia(ctx, v, o.Procs)
 			if many != nil {
@@ -197,7 +192,38 @@ func (h *harness) run(ctx context.Context) (*result, error) {
 			}
 		}
 	}
+	// The loaded stream is no longer needed: deleting it frees the
+	// in-process broker's memory (and its garbage collector's work)
+	// before the latency runs.
+	h.deleteTopics(ctx, slices.Sorted(maps.Values(h.topics)))
+	if o.Latency {
+		for _, one := range h.res.Variants {
+			if one.Procs != 1 {
+				continue
+			}
+			lat, err := h.runLatency(ctx, one.Variant, one.EventsPerSec/2)
+			if err != nil {
+				return h.res, err
+			}
+			one.Latency = lat
+		}
+	}
 	return h.res, nil
+}
+
+// deleteTopics deletes topics the harness created; failures are notes.
+func (h *harness) deleteTopics(ctx context.Context, topics []string) {
+	c := &kafka.Client{Addr: kafka.TCP(h.brokers...), Timeout: 30 * time.Second}
+	resp, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err == nil {
+		for _, e := range resp.Errors {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		h.res.Notes = append(h.res.Notes, fmt.Sprintf("deleting topics %v: %v", topics, err))
+	}
+	runtime.GC()
 }
 
 // topicNames returns this run's broker topic per generator topic, and the
@@ -746,6 +772,7 @@ func (h *harness) runLatency(ctx context.Context, variant string, rate float64) 
 	if err := h.settle(ctx, ps, name, &variantResult{Variant: variant + " latency", Procs: 1, Loaded: int64(n + warm)}); err != nil {
 		return lr, err
 	}
+	h.deleteTopics(ctx, slices.Sorted(maps.Values(names)))
 	return lr, nil
 }
 
