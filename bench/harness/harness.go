@@ -278,6 +278,9 @@ func (h *harness) vigiaConfig(variant, group, hook, prefix, metrics, dataDir str
 	fmt.Fprintf(&b, "receivers:\n  - name: sink\n    webhook: {url: %s}\n", q(hook))
 	b.WriteString("route:\n  group_wait: 1s\n  group_interval: 1s\n")
 	fmt.Fprintf(&b, "telemetry: {listen: %s}\napi: {listen: \"off\"}\ndata_dir: %s\n", q(metrics), q(dataDir))
+	if h.opts.Workers > 0 {
+		fmt.Fprintf(&b, "workers: %d\n", h.opts.Workers)
+	}
 	if variant == variantRedis {
 		fmt.Fprintf(&b, "redis: {addr: %s, key_prefix: %s}\n", q(h.redisAddr), q(prefix))
 	}

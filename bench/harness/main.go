@@ -55,6 +55,7 @@ type options struct {
 
 	Cores       int      `json:"cores"`
 	Procs       int      `json:"procs"`
+	Workers     int      `json:"workers,omitempty"`
 	Partitions  int      `json:"partitions"`
 	Brokers     string   `json:"brokers"`
 	Replication int      `json:"replication"`
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Root, "root", "", "project root (detections/, runbooks/, cmd/vigia); default: the directory holding go.mod above the working directory")
 	fs.StringVar(&o.Vigia, "vigia", "", "vigia binary to measure; default: built from the project root into a temporary directory")
 	fs.IntVar(&o.Cores, "cores", 1, "GOMAXPROCS of each Vigia process (and of the raw consumer)")
+	fs.IntVar(&o.Workers, "workers", 0, "Vigia's workers setting (goroutines processing messages); 0: Vigia's default, GOMAXPROCS")
 	fs.IntVar(&o.Procs, "procs", 1, "also run each variant with this many Vigia processes in one consumer group (scale-out); 1: single process only")
 	fs.IntVar(&o.Partitions, "partitions", 4, "partitions per topic (at least 2 x procs)")
 	fs.StringVar(&o.Brokers, "brokers", "", "external Kafka brokers host:port,...; default: the in-process broker on a free port")
