@@ -436,8 +436,8 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 		}
 	}
 	if q := quarterRates(vr.Timeline); q[0] > 0 && q[3] < 0.7*q[0] {
-		h.res.Notes = append(h.res.Notes, fmt.Sprintf("%s p%d: the rate fell from %.0f/s in the first quarter of the run to %.0f/s in the last (CPU-s per 1M %.1f then %.1f): see the timeline in the JSON",
-			variant, procs, q[0], q[3], q[4], q[5]))
+		h.res.Notes = append(h.res.Notes, fmt.Sprintf("%s p%d: messages/s by quarter of the run %.0f, %.0f, %.0f, %.0f; CPU-s per 1M %.1f in the first quarter, %.1f in the last (the timeline is in the JSON)",
+			variant, procs, q[0], q[1], q[2], q[3], q[4], q[5]))
 	}
 	vr.Handled = int64(s.get("vigia_messages_consumed_total"))
 	vr.Seconds = t1.Sub(t0).Seconds()
