@@ -60,8 +60,9 @@ type Rule struct {
 	summary    []segment
 	meta       alert.Rule
 	compileErr *LoadError
-	pos        int  // index in its Set's Rules and stats
-	usesRaw    bool // the condition or summary reads raw
+	pos        int        // index in its Set's Rules and stats
+	pre        constraint // what the condition requires of the prefilter's fields
+	usesRaw    bool       // the condition or summary reads raw
 }
 
 // Test is an example event with its expected outcome.
@@ -148,6 +149,7 @@ func (r *Rule) compile(tn *tuning) error {
 			return fmt.Errorf("condition: %w", err)
 		}
 		r.program = prog
+		r.pre = constraints(prog.Node())
 		nodes = append(nodes, prog.Node())
 	}
 	summary := r.Summary

@@ -19,8 +19,11 @@ type Set struct {
 
 	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
-	byID     map[string]*Rule
-	stats    []ruleStats // parallel to Rules; Rule.pos indexes it
+	// prefilter indexes bySource per source by the fields conditions
+	// require (prefilter.go); "" holds the any-source rules alone.
+	prefilter map[string]*prefilter
+	byID      map[string]*Rule
+	stats     []ruleStats // parallel to Rules; Rule.pos indexes it
 }
 
 type ruleStats struct {
@@ -29,6 +32,10 @@ type ruleStats struct {
 
 // Stats are a rule's counters since load.
 type Stats struct {
+	// Evaluations counts the times the condition ran. An event the
+	// prefilter index rules out (its action, target.type,
+	// target.subresource or outcome is not one the condition requires)
+	// does not run it and is not counted.
 	Evaluations, Matches, Errors uint64
 	// Suppressed counts conditions that matched but an exception
 	// suppressed; they are not in Matches.
@@ -46,6 +53,7 @@ func (s *Set) index() {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
 	}
+	s.buildPrefilter()
 }
 
 // Stats returns the counters of rule i of s.Rules.
@@ -84,6 +92,10 @@ type Evaluator struct {
 	// access, a type mismatch). The rule is counted and skipped; the
 	// others still run. May be nil.
 	OnError func(r *Rule, ev *event.Event, err error)
+	// NoPrefilter runs every enabled rule of the event's source, without
+	// the prefilter index: the alerts are the same, only slower. For
+	// tests and benchmarks.
+	NoPrefilter bool
 }
 
 // MemoryBudget bounds what one rule evaluation may allocate, in expr's
@@ -106,21 +118,41 @@ func (s *Set) NewEvaluator() *Evaluator {
 func (e *Evaluator) Set() *Set { return e.set }
 
 // Eval evaluates every enabled rule for ev's source and returns an alert
-// per match, appended to dst.
+// per match, appended to dst. Rules the prefilter index rules out for
+// ev's action, target.type, target.subresource or outcome are skipped:
+// they could not match.
 func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
-	for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
-		for _, r := range group {
-			matched, err := e.match(r, ev)
-			if err != nil {
-				if e.OnError != nil {
-					e.OnError(r, ev, err)
-				}
-				continue
-			}
-			if matched {
-				dst = append(dst, e.alert(r, ev))
+	if e.NoPrefilter || e.set.prefilter == nil {
+		for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
+			for _, r := range group {
+				dst = e.eval(dst, r, ev)
 			}
 		}
+		return dst
+	}
+	p := e.set.prefilter[ev.Source]
+	if p == nil {
+		p = e.set.prefilter[""]
+	}
+	for _, r := range p.candidates(ev.Action) {
+		if r.pre.admits(ev) {
+			dst = e.eval(dst, r, ev)
+		}
+	}
+	return dst
+}
+
+// eval evaluates r on ev and appends an alert if it matches.
+func (e *Evaluator) eval(dst []*alert.Alert, r *Rule, ev *event.Event) []*alert.Alert {
+	matched, err := e.match(r, ev)
+	if err != nil {
+		if e.OnError != nil {
+			e.OnError(r, ev, err)
+		}
+		return dst
+	}
+	if matched {
+		dst = append(dst, e.alert(r, ev))
 	}
 	return dst
 }
