@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/corpus"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/normalize"
@@ -375,4 +377,83 @@ func TestShippedRulesIndexed(t *testing.T) {
 		names = append(names, r.ID)
 	}
 	t.Logf("%d of %d rules unindexed: %s", len(names), len(s.Rules), strings.Join(names, " "))
+}
+
+// BenchmarkEval evaluates the shipped library over event mixes, one event
+// per op, with the prefilter index on and off; rules/event is how many
+// conditions run per event on average. The mixes: every event of the
+// rules' tests and of the public corpus (when present), most of them
+// attacks; the quiet ones among them (no alert: most of a real stream,
+// and the alerts' own cost — redaction, the summary — is the same either
+// way); and the quiet Kubernetes get, list and watch requests, the bulk
+// of an audit log.
+//
+//	GOMAXPROCS=1 go test -run='^$' -bench=Eval -count 5 ./internal/rule/
+func BenchmarkEval(b *testing.B) {
+	s := shippedSet(b)
+	all := ruleTestEvents(b, s)
+	if dir := corpusDir(); dir != "" {
+		all = append(all, corpusEvents(b)...)
+	} else {
+		b.Log("corpus: public sample logs not found; the mixes hold the rules' test events only")
+	}
+	full := s.NewEvaluator()
+	full.NoPrefilter = true
+	var quiet, reads []*event.Event
+	for _, ev := range all {
+		if len(full.Eval(nil, ev)) > 0 {
+			continue
+		}
+		quiet = append(quiet, ev)
+		if ev.Source == event.SourceK8sAudit && slices.Contains([]string{"get", "list", "watch"}, ev.Action) {
+			reads = append(reads, ev)
+		}
+	}
+	mixes := []struct {
+		name string
+		evs  []*event.Event
+	}{{"all", all}, {"quiet", quiet}, {"k8s-quiet-reads", reads}}
+	for _, mix := range mixes {
+		b.Logf("events=%s: %d events", mix.name, len(mix.evs))
+		for _, index := range []bool{true, false} {
+			b.Run(fmt.Sprintf("events=%s/index=%s", mix.name, map[bool]string{true: "on", false: "off"}[index]), func(b *testing.B) {
+				if len(mix.evs) == 0 {
+					b.Skip("no events")
+				}
+				e := s.NewEvaluator()
+				e.NoPrefilter = !index
+				evals := func() (n uint64) {
+					for i := range s.Rules {
+						n += s.Stats(i).Evaluations
+					}
+					return n
+				}
+				start := evals()
+				var dst []*alert.Alert
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					dst = e.Eval(dst[:0], mix.evs[i%len(mix.evs)])
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(evals()-start)/float64(b.N), "rules/event")
+			})
+		}
+	}
+}
+
+// corpusDir returns the public corpus's directory, or "" without it.
+func corpusDir() string {
+	if d := os.Getenv("VIGIA_CORPUS"); d != "" {
+		return d
+	}
+	root, err := corpus.ModuleRoot()
+	if err != nil {
+		return ""
+	}
+	d := filepath.Join(root, "..", "shared", "data", "public")
+	if _, err := os.Stat(d); err != nil {
+		return ""
+	}
+	return d
 }
