@@ -105,7 +105,11 @@ var tactics = map[string]bool{
 // The tuning's lists and macros are patched in by name when tn is not nil.
 func exprOptions(tn *tuning, src ...string) []expr.Option {
 	opts := []expr.Option{
-		expr.Env(&event.Event{}),
+		// A value, not a pointer: expr then compiles target.type, k8s.workload.present
+		// and every other field path to one indexed load of the leaf, instead of
+		// looking up each name at run time and copying the structs on the way
+		// (Target, K8s) into interfaces. Evaluation still takes *event.Event.
+		expr.Env(event.Event{}),
 		// inCIDR(ip, "10.0.0.0/8", ...) reports whether ip is in any prefix.
 		expr.Function("inCIDR", inCIDR, new(func(string, ...string) bool)),
 		// MaxNodes bounds a condition's size, so a pathological rule
