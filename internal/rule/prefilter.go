@@ -32,11 +32,15 @@ import (
 // action (a map from each action some rule names to its candidates in
 // order, and one slice for every other action), then each candidate's
 // remaining constraints on target.type, target.subresource and outcome
-// are checked against the event with a few string comparisons.
+// are checked against the event with a few string comparisons: about
+// 0.1 µs an event with the shipped rules, against 0.3–1 µs for each
+// condition it spares. (A per-Evaluator cache from the event's five
+// fields to its final candidates measured 0.05 µs faster, but it is
+// memory filled by values an attacker chooses; not worth it.)
 //
 // A skipped rule is not evaluated: its Stats().Evaluations does not grow,
-// and an error its condition would have raised on that event (a term
-// before the failing one, such as a nil access) is not raised either.
+// and an error its condition would have raised on that event (say a term
+// before the failing one reading a missing raw key) is not raised either.
 
 // The fields the index reads.
 const (
@@ -218,20 +222,22 @@ func stringList(n ast.Node) ([]string, bool) {
 // prefilter holds one source's candidates: that source's rules followed
 // by the any-source rules, in load order.
 type prefilter struct {
+	source   string
 	byAction map[string][]*Rule // for each action some candidate requires
 	other    []*Rule            // for every other action: the rules without an action constraint
 }
 
-// candidates returns the rules that may match ev, in evaluation order.
-func (p *prefilter) candidates(action string) []*Rule {
-	if rs, ok := p.byAction[action]; ok {
+// candidates returns the rules that may match ev, in evaluation order;
+// each still has to admit ev.
+func (p *prefilter) candidates(ev *event.Event) []*Rule {
+	if rs, ok := p.byAction[ev.Action]; ok {
 		return rs
 	}
 	return p.other
 }
 
-func newPrefilter(rules []*Rule) *prefilter {
-	p := &prefilter{byAction: map[string][]*Rule{}}
+func newPrefilter(source string, rules []*Rule) *prefilter {
+	p := &prefilter{source: source, byAction: map[string][]*Rule{}}
 	for _, r := range rules {
 		if !r.pre.has(fieldAction) {
 			p.other = append(p.other, r)
@@ -254,17 +260,26 @@ func newPrefilter(rules []*Rule) *prefilter {
 }
 
 // buildPrefilter indexes the enabled rules of every source; s.bySource
-// must be built.
+// must be built. Events of a source no rule names get the last entry: the
+// any-source rules alone. Sources are few: a linear search beats a map.
 func (s *Set) buildPrefilter() {
-	s.prefilter = map[string]*prefilter{}
+	s.prefilter = nil
 	for src, rules := range s.bySource {
-		if src == "" {
-			continue
+		if src != "" {
+			s.prefilter = append(s.prefilter, newPrefilter(src, slices.Concat(rules, s.bySource[""])))
 		}
-		s.prefilter[src] = newPrefilter(slices.Concat(rules, s.bySource[""]))
 	}
-	// Events of a source no rule names see only the any-source rules.
-	s.prefilter[""] = newPrefilter(s.bySource[""])
+	s.prefilter = append(s.prefilter, newPrefilter("", s.bySource[""]))
+}
+
+// prefilterFor returns the index of ev's source.
+func (s *Set) prefilterFor(source string) *prefilter {
+	for _, p := range s.prefilter[:len(s.prefilter)-1] {
+		if p.source == source {
+			return p
+		}
+	}
+	return s.prefilter[len(s.prefilter)-1]
 }
 
 // Unindexed returns the enabled single-event rules the prefilter index

@@ -359,12 +359,13 @@ func TestPrefilterRandom(t *testing.T) {
 // or watch runs only a few of them.
 func TestShippedRulesIndexed(t *testing.T) {
 	s := shippedSet(t)
-	k8s := s.prefilter[event.SourceK8sAudit]
+	k8s := s.prefilterFor(event.SourceK8sAudit)
 	all := len(s.bySource[event.SourceK8sAudit]) + len(s.bySource[""])
 	for _, verb := range []string{"get", "list", "watch"} {
 		n := 0
-		for _, r := range k8s.candidates(verb) {
-			if r.pre.admits(&event.Event{Action: verb, Outcome: "success", Target: event.Target{Type: "configmaps"}}) {
+		ev := &event.Event{Action: verb, Outcome: "success", Target: event.Target{Type: "configmaps"}}
+		for _, r := range k8s.candidates(ev) {
+			if r.pre.admits(ev) {
 				n++
 			}
 		}

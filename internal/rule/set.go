@@ -20,8 +20,8 @@ type Set struct {
 	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
 	// prefilter indexes bySource per source by the fields conditions
-	// require (prefilter.go); "" holds the any-source rules alone.
-	prefilter map[string]*prefilter
+	// require (prefilter.go); the last holds the any-source rules alone.
+	prefilter []*prefilter
 	byID      map[string]*Rule
 	stats     []ruleStats // parallel to Rules; Rule.pos indexes it
 }
@@ -130,11 +130,7 @@ func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
 		}
 		return dst
 	}
-	p := e.set.prefilter[ev.Source]
-	if p == nil {
-		p = e.set.prefilter[""]
-	}
-	for _, r := range p.candidates(ev.Action) {
+	for _, r := range e.set.prefilterFor(ev.Source).candidates(ev) {
 		if r.pre.admits(ev) {
 			dst = e.eval(dst, r, ev)
 		}
