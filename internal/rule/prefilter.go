@@ -33,8 +33,8 @@ import (
 // order, and one slice for every other action), then each candidate's
 // remaining constraints on target.type, target.subresource and outcome
 // are checked against the event with a few string comparisons: about
-// 0.1 µs an event with the shipped rules, against 0.3–1 µs for each
-// condition it spares. (A per-Evaluator cache from the event's five
+// 0.1 µs an event with the shipped rules, which spares a Kubernetes read
+// about 49 of its 54 conditions (0.1–0.3 µs each; BenchmarkEval). (A per-Evaluator cache from the event's five
 // fields to its final candidates measured 0.05 µs faster, but it is
 // memory filled by values an attacker chooses; not worth it.)
 //
