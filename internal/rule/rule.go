@@ -63,6 +63,7 @@ type Rule struct {
 	pos        int        // index in its Set's Rules and stats
 	pre        constraint // what the condition requires of the prefilter's fields
 	usesRaw    bool       // the condition or summary reads raw
+	gate       []int      // ids of literals message must contain one of; nil: always evaluated (literals.go)
 }
 
 // Test is an example event with its expected outcome.

@@ -23,7 +23,8 @@ type Set struct {
 	// require (prefilter.go); the last holds the any-source rules alone.
 	prefilter []*prefilter
 	byID      map[string]*Rule
-	stats     []ruleStats // parallel to Rules; Rule.pos indexes it
+	stats     []ruleStats  // parallel to Rules; Rule.pos indexes it
+	gates     *literalGate // literal gates of the rules that have one (literals.go)
 }
 
 type ruleStats struct {
@@ -34,8 +35,9 @@ type ruleStats struct {
 type Stats struct {
 	// Evaluations counts the times the condition ran. An event the
 	// prefilter index rules out (its action, target.type,
-	// target.subresource or outcome is not one the condition requires)
-	// does not run it and is not counted.
+	// target.subresource or outcome is not one the condition requires),
+	// or whose message has none of the rule's gate literals, does not run
+	// it and is not counted.
 	Evaluations, Matches, Errors uint64
 	// Suppressed counts conditions that matched but an exception
 	// suppressed; they are not in Matches.
@@ -54,6 +56,7 @@ func (s *Set) index() {
 		}
 	}
 	s.buildPrefilter()
+	s.gates = buildGates(s.Rules)
 }
 
 // Stats returns the counters of rule i of s.Rules.
@@ -86,15 +89,16 @@ func (s *Set) Rule(id string) *Rule {
 
 // Evaluator evaluates a Set's rules; one per goroutine.
 type Evaluator struct {
-	set *Set
-	vm  vm.VM
+	set  *Set
+	vm   vm.VM
+	hits gateHits
 	// OnError is called for each rule that fails at runtime (a nil
 	// access, a type mismatch). The rule is counted and skipped; the
 	// others still run. May be nil.
 	OnError func(r *Rule, ev *event.Event, err error)
 	// NoPrefilter runs every enabled rule of the event's source, without
-	// the prefilter index: the alerts are the same, only slower. For
-	// tests and benchmarks.
+	// the prefilter index (literal gates still apply): the alerts are the
+	// same, only slower. For tests and benchmarks.
 	NoPrefilter bool
 }
 
@@ -118,10 +122,12 @@ func (s *Set) NewEvaluator() *Evaluator {
 func (e *Evaluator) Set() *Set { return e.set }
 
 // Eval evaluates every enabled rule for ev's source and returns an alert
-// per match, appended to dst. Rules the prefilter index rules out for
-// ev's action, target.type, target.subresource or outcome are skipped:
-// they could not match.
+// per match, appended to dst. Rules that could not match are skipped:
+// those the prefilter index rules out for ev's action, target.type,
+// target.subresource or outcome (prefilter.go), and those whose literal
+// gate finds none of its literals in ev's message (literals.go).
 func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
+	e.hits.reset()
 	if e.NoPrefilter || e.set.prefilter == nil {
 		for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
 			for _, r := range group {
@@ -140,6 +146,9 @@ func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
 
 // eval evaluates r on ev and appends an alert if it matches.
 func (e *Evaluator) eval(dst []*alert.Alert, r *Rule, ev *event.Event) []*alert.Alert {
+	if r.gate != nil && !e.hits.open(e.set.gates, r, ev.Message) {
+		return dst // cannot match: none of its literals is in the message
+	}
 	matched, err := e.match(r, ev)
 	if err != nil {
 		if e.OnError != nil {
@@ -173,6 +182,9 @@ func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
 }
 
 func (e *Evaluator) alert(r *Rule, ev *event.Event) *alert.Alert {
+	if r.SignalOnly {
+		return alert.Signal(r.meta, ev) // never routed: no summary to render
+	}
 	rb := alert.Runbook{Path: r.Runbook}
 	if book := e.set.Books.Get(r.Runbook); book != nil {
 		rb.Title = book.Title
