@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/vigia-dev/vigia/internal/alert"
 	"github.com/vigia-dev/vigia/internal/corpus"
 	"github.com/vigia-dev/vigia/internal/event"
@@ -96,6 +98,32 @@ func TestConstraints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzConstraints: for any condition and any values of the indexed
+// fields, an event the constraints rule out never makes the condition
+// true.
+func FuzzConstraints(f *testing.F) {
+	f.Add(`action in ["get", "list"] && target.type == "pods"`, "get", "pods", "", "success")
+	f.Add(`action == "get" || action in ["list"] && target.subresource == ""`, "list", "pods", "exec", "")
+	f.Add(`(outcome == "success" || outcome == "unknown") && "pods" == target.type`, "x", "pods", "", "unknown")
+	f.Add(`let v = action; v == "get" && action in ["get"]`, "GET", "", "", "")
+	f.Add(`not (action == "get") and target.type in ["a", "b"] and target.type in ["b"]`, "get", "b", "", "")
+	f.Fuzz(func(t *testing.T, cond, action, typ, sub, outcome string) {
+		r := &Rule{ID: "r", Title: "t", Condition: cond}
+		if r.compile(nil) != nil {
+			return
+		}
+		ev := &event.Event{Action: action, Outcome: outcome, Target: event.Target{Type: typ, Subresource: sub}}
+		if (!r.pre.has(fieldAction) || slices.Contains(r.pre.values[fieldAction], action)) && r.pre.admits(ev) {
+			return
+		}
+		m := vm.VM{MemoryBudget: MemoryBudget}
+		if out, err := m.Run(r.program, ev); err == nil && out == true {
+			t.Fatalf("%q is true for action %q, target %q/%q, outcome %q, which its constraints %q rule out",
+				cond, action, typ, sub, outcome, r.Constraints())
+		}
+	})
 }
 
 // TestPrefilterOrder: the index keeps the order of alerts (the event's
