@@ -120,7 +120,8 @@ func exprOptions(tn *tuning, src ...string) []expr.Option {
 	if tn != nil && (len(tn.lists) > 0 || len(tn.macros) > 0) {
 		opts = append(opts, expr.Patch(tn.patcher(strings.Join(src, "\n"))))
 	}
-	return opts
+	// After the macros, which may read raw too.
+	return append(opts, rawOptions...)
 }
 
 // MaxNodes bounds the size of a condition or summary placeholder (expr
