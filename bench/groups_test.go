@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 var (
 	groupsFlag      = flag.Int("groups", 1_000_000, "active correlation group keys for BenchmarkMillionGroups")
 	redisGroupsFlag = flag.Int("redis-groups", 0, "group keys for BenchmarkMillionGroups/redis (default: -groups)")
+	groupsHeapFlag  = flag.String("groups-heap", "", "write a heap profile of BenchmarkMillionGroups/memory, store full, to this file")
 )
 
 // BenchmarkMillionGroups measures what one million active correlation
@@ -48,6 +50,7 @@ var (
 //
 //	go test -run='^$' -bench=MillionGroups -benchtime=1x ./bench/
 //	go test -run='^$' -bench=MillionGroups/memory -benchtime=1x ./bench/ -args -groups=200000
+//	go test -run='^$' -bench=MillionGroups/memory -benchtime=1x ./bench/ -args -groups-heap=/tmp/heap.out
 //
 // Run each variant in a process of its own for a meaningful peak RSS.
 func BenchmarkMillionGroups(b *testing.B) {
@@ -65,6 +68,9 @@ func BenchmarkMillionGroups(b *testing.B) {
 			eng := correlate.New(set, store, correlate.Options{})
 			feedGroups(b, ctx, eng, set, groups)
 			heap := liveHeap()
+			if *groupsHeapFlag != "" {
+				writeHeapProfile(b, *groupsHeapFlag)
+			}
 			if store.Len() != groups || store.Evicted() != 0 {
 				b.Fatalf("%d groups held (%d evicted), want %d", store.Len(), store.Evicted(), groups)
 			}
@@ -110,6 +116,17 @@ func BenchmarkMillionGroups(b *testing.B) {
 			runtime.KeepAlive(eng)
 		}
 	})
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // liveHeap is the heap in use after a full collection.

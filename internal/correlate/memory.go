@@ -305,6 +305,7 @@ func (m *Memory) add(s *memSlot, a Add) Result {
 			break
 		}
 	}
+	n := len(sp)
 	sp = m.insert(sp, span{t: a.Entry.T, p: m.pk}, a.Entry.Member)
 	m.spans = sp[:0]
 	lo := 0
@@ -316,8 +317,27 @@ func (m *Memory) add(s *memSlot, a Add) Result {
 		sp = sp[len(sp)-a.Cap:]
 	}
 	res := m.result(sp, a)
-	m.put(s, sp)
+	if len(sp) == n+1 && n > 0 && &sp[n].p[0] == &m.pk[0] {
+		// Appended, nothing removed: the stream is in order.
+		m.grow(s, binary.MaxVarintLen64*2+len(m.pk), len(sp))
+		s.data = appendEntry(s.data, sp[n-1].t, a.Entry.T, m.pk)
+	} else {
+		m.put(s, sp)
+	}
 	return res
+}
+
+// grow makes room for n more bytes in s's entries, with headroom in
+// windows of more than a few entries (busy ones, which grow often).
+func (m *Memory) grow(s *memSlot, n, entries int) {
+	if len(s.data)+n <= cap(s.data) {
+		return
+	}
+	c := len(s.data) + n
+	if entries > 3 {
+		c += c / 4
+	}
+	s.data = append(make([]byte, 0, c), s.data...)
 }
 
 // result is what Add returns for a window's entries (see Store.Add).
@@ -398,7 +418,9 @@ func (m *Memory) put(s *memSlot, sp []span) {
 	case cap(s.data) >= len(buf) && cap(s.data) <= 2*len(buf)+64:
 		s.data = append(s.data[:0], buf...)
 	default:
-		s.data = append([]byte(nil), buf...) // the size class's capacity
+		s.data = s.data[:0:0]
+		m.grow(s, len(buf), len(sp))
+		s.data = append(s.data, buf...)
 	}
 }
 

@@ -214,3 +214,6 @@ func (m *refMemory) Since(_ context.Context, key string, t int64, _ time.Duratio
 	m.since[key] = t
 	return t, nil
 }
+
+// newRefStore makes the reference store for the tests' table of stores.
+func newRefStore(maxKeys int) Store { return newRefMemory(maxKeys) }
