@@ -299,13 +299,13 @@ func (m *Memory) add(s *memSlot, a Add) Result {
 	sp := readSpans(m.spans[:0], s.data)
 	var key int
 	m.pk, key = pack(m.pk[:0], a.Entry.T, a.Entry.Member)
+	n := len(sp)
 	for j := range sp {
 		if m.same(sp[j], m.pk, key, a.Entry.T, a.Entry.Member) {
 			sp = slices.Delete(sp, j, j+1)
 			break
 		}
 	}
-	n := len(sp)
 	sp = m.insert(sp, span{t: a.Entry.T, p: m.pk}, a.Entry.Member)
 	m.spans = sp[:0]
 	lo := 0
