@@ -20,6 +20,7 @@ import (
 	"github.com/vigia-dev/vigia/internal/correlate"
 	"github.com/vigia-dev/vigia/internal/event"
 	"github.com/vigia-dev/vigia/internal/redistest"
+	"github.com/vigia-dev/vigia/internal/resolve"
 	"github.com/vigia-dev/vigia/internal/rule"
 )
 
@@ -305,4 +306,58 @@ func feedGroups(b *testing.B, ctx context.Context, eng *correlate.Engine, set *r
 		}
 	}
 	flush()
+}
+
+// BenchmarkMillionResolved measures what identity resolution's memory
+// store (resolution.max_entries, without Redis) costs per entry: pods
+// created in one cluster, each in a ReplicaSet with its service account,
+// one service account in ten bound to an AWS role (IRSA), until it holds
+// -groups entries (pod:, sa: and cloud: keys).
+//
+//	go test -run='^$' -bench=MillionResolved -benchtime=1x ./bench/
+func BenchmarkMillionResolved(b *testing.B) {
+	entries := *groupsFlag
+	ctx := context.Background()
+	for range b.N {
+		base := liveHeap()
+		store := resolve.NewMemory(entries)
+		res := resolve.New(store, resolve.Options{})
+		t := groupT0
+		var batch []*event.Event
+		for i := 0; store.Len() < entries; i++ {
+			ns, app := fmt.Sprintf("ns-%d", i%997), fmt.Sprintf("app-%d", i/3)
+			if i%3 == 0 {
+				sa := &event.Event{Source: event.SourceK8sAudit, ID: fmt.Sprintf("sa-%d", i), Time: t, Action: "create", Outcome: event.OutcomeSuccess}
+				sa.Actor = event.Actor{Name: "admin@example.com", Type: "user"}
+				sa.Target = event.Target{Type: "serviceaccounts", Namespace: ns, Name: app}
+				sa.K8s = event.K8s{Namespace: ns, Verb: "create", Kind: "ServiceAccount"}
+				if i%30 == 0 {
+					sa.K8s.ObjectAnnotations = map[string]string{resolve.AnnotationIRSA: "arn:aws:iam::123456789012:role/" + app}
+				}
+				sa.Raw = map[string]any{"requestObject": map[string]any{"kind": "ServiceAccount"}}
+				batch = append(batch, sa)
+			}
+			name := fmt.Sprintf("%s-7d9f8b6c5-%05x", app, i)
+			pod := &event.Event{Source: event.SourceK8sAudit, ID: fmt.Sprintf("pod-%d", i), Time: t, Action: "create", Outcome: event.OutcomeSuccess}
+			pod.Actor = event.Actor{Name: "system:serviceaccount:kube-system:replicaset-controller", Type: "service_account"}
+			pod.Target = event.Target{Type: "pods", Namespace: ns, Name: name}
+			pod.K8s = event.K8s{Namespace: ns, Pod: name, Verb: "create", Kind: "Pod", Owner: "ReplicaSet/" + app + "-7d9f8b6c5",
+				ServiceAccount: "kube-system/replicaset-controller",
+				Workload:       event.Workload{Present: true, ServiceAccount: app, Images: []string{"registry.example.com/" + app + ":1.4.2", "envoyproxy/envoy:v1.31"}}}
+			pod.Raw = map[string]any{"requestObject": map[string]any{"kind": "Pod"}}
+			batch = append(batch, pod)
+			if len(batch) >= 500 {
+				if err := res.Resolve(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+				t = t.Add(time.Second)
+			}
+		}
+		heap := liveHeap()
+		b.ReportMetric(float64(heap-base)/float64(store.Len()), "heap-bytes/entry")
+		b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
+		b.ReportMetric(float64(store.Len()), "entries")
+		runtime.KeepAlive(res)
+	}
 }
