@@ -27,7 +27,7 @@ import (
 var (
 	groupsFlag      = flag.Int("groups", 1_000_000, "active correlation group keys for BenchmarkMillionGroups")
 	redisGroupsFlag = flag.Int("redis-groups", 0, "group keys for BenchmarkMillionGroups/redis (default: -groups)")
-	groupsHeapFlag  = flag.String("groups-heap", "", "write a heap profile of BenchmarkMillionGroups/memory, store full, to this file")
+	groupsHeapFlag  = flag.String("groups-heap", "", "write a heap profile of BenchmarkMillionGroups/memory and BenchmarkMillionResolved, store full, to this file")
 )
 
 // BenchmarkMillionGroups measures what one million active correlation
@@ -355,6 +355,9 @@ func BenchmarkMillionResolved(b *testing.B) {
 			}
 		}
 		heap := liveHeap()
+		if *groupsHeapFlag != "" {
+			writeHeapProfile(b, *groupsHeapFlag)
+		}
 		b.ReportMetric(float64(heap-base)/float64(store.Len()), "heap-bytes/entry")
 		b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
 		b.ReportMetric(float64(store.Len()), "entries")

@@ -33,17 +33,18 @@ import (
 //     entries as each update did before. A first-seen set that grows past
 //     bigSet values moves to a map, so a lookup in a large set stays O(1).
 //   - Keys live in a slab of fixed-size slots, linked in LRU order by
-//     index: no list element, map or key string per group.
+//     index, and are found through an open-addressing table of 8-byte
+//     cells: no list element, map entry or key string per group.
 type Memory struct {
 	mu      sync.Mutex
 	maxKeys int
 	now     func() time.Time
 
-	index      map[memID]uint32 // key → slot
-	chunks     [][]memSlot      // the slab; chunks never move, so slot pointers stay valid
-	slots      uint32           // slots handed out
-	free       uint32           // first free slot, the list going through next
-	head, tail uint32           // most and least recently used slot
+	index      memIndex    // key → slot
+	chunks     [][]memSlot // the slab; chunks never move, so slot pointers stay valid
+	slots      uint32      // slots handed out
+	free       uint32      // first free slot, the list going through next
+	head, tail uint32      // most and least recently used slot
 	big        map[uint32]map[string]int64
 
 	names     []memNameRef
@@ -108,7 +109,7 @@ func NewMemory(maxKeys int) *Memory {
 	if maxKeys <= 0 {
 		maxKeys = 1_000_000
 	}
-	return &Memory{maxKeys: maxKeys, now: time.Now, index: map[memID]uint32{}, free: nilSlot, head: nilSlot, tail: nilSlot,
+	return &Memory{maxKeys: maxKeys, now: time.Now, free: nilSlot, head: nilSlot, tail: nilSlot,
 		big: map[uint32]map[string]int64{}, nameIdx: map[memName]uint32{}, claims: map[memID]memClaim{}, since: map[string]int64{}}
 }
 
@@ -123,7 +124,7 @@ func (m *Memory) Evicted() uint64 {
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.index)
+	return m.index.n
 }
 
 // splitKey splits a key around its last 16 lowercase hex digits followed
@@ -231,7 +232,7 @@ func (m *Memory) release(i uint32) {
 	s := m.slot(i)
 	m.unlink(i)
 	id := s.id()
-	delete(m.index, id)
+	m.index.remove(m, s.h, s.name)
 	m.unref(id)
 	if s.big {
 		delete(m.big, i)
@@ -247,7 +248,7 @@ func (m *Memory) key(k string, create bool, now int64) (uint32, *memSlot) {
 	id, ok := m.find(k)
 	var i uint32
 	if ok {
-		i, ok = m.index[id]
+		i, ok = m.index.find(m, uint64(id[0])<<32|uint64(id[1]), id[2])
 	}
 	if ok && now > m.slot(i).expires {
 		m.release(i)
@@ -267,9 +268,9 @@ func (m *Memory) key(k string, create bool, now int64) (uint32, *memSlot) {
 	i = m.alloc()
 	s := m.slot(i)
 	s.h, s.name = uint64(id[0])<<32|uint64(id[1]), id[2]
-	m.index[id] = i
+	m.index.insert(s.h, s.name, i)
 	m.pushFront(i)
-	for len(m.index) > m.maxKeys {
+	for m.index.n > m.maxKeys {
 		m.release(m.tail)
 		m.evicted++
 	}
@@ -859,4 +860,107 @@ func unpackID(dst, p []byte) ([]byte, []byte) {
 	l, n := binary.Uvarint(p[1:])
 	end := 1 + n + int(l)
 	return append(dst, p[1+n:end]...), p[end:]
+}
+
+// memIndex is a hash table from a key (number and name) to its slot:
+// linear probing over cells holding 32 bits of the key's hash (whose top
+// bits are its home cell) and the slot + 1, 0 for an empty cell. Half the
+// size of a Go map's entries, and it grows without a map's per-entry
+// overhead.
+type memIndex struct {
+	cells []uint64
+	bits  uint
+	n     int
+}
+
+func indexHash(h uint64, name uint32) uint32 {
+	x := h ^ (uint64(name)+1)*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return uint32(x >> 32)
+}
+
+func (x *memIndex) home(tag uint32) int { return int(tag >> (32 - x.bits)) }
+
+func (x *memIndex) find(m *Memory, h uint64, name uint32) (uint32, bool) {
+	if x.n == 0 {
+		return nilSlot, false
+	}
+	tag := indexHash(h, name)
+	mask := len(x.cells) - 1
+	for i := x.home(tag); ; i = (i + 1) & mask {
+		c := x.cells[i]
+		if c == 0 {
+			return nilSlot, false
+		}
+		if uint32(c>>32) == tag {
+			if s := m.slot(uint32(c) - 1); s.h == h && s.name == name {
+				return uint32(c) - 1, true
+			}
+		}
+	}
+}
+
+// insert adds a key that is not in the table.
+func (x *memIndex) insert(h uint64, name uint32, slot uint32) {
+	if (x.n+1)*4 > len(x.cells)*3 {
+		x.grow()
+	}
+	x.put(uint64(indexHash(h, name))<<32 | uint64(slot+1))
+	x.n++
+}
+
+func (x *memIndex) put(c uint64) {
+	mask := len(x.cells) - 1
+	i := x.home(uint32(c >> 32))
+	for x.cells[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.cells[i] = c
+}
+
+func (x *memIndex) grow() {
+	old := x.cells
+	x.bits = max(x.bits+1, 4)
+	x.cells = make([]uint64, 1<<x.bits)
+	for _, c := range old {
+		if c != 0 {
+			x.put(c)
+		}
+	}
+}
+
+// remove drops a key that is in the table, shifting the cells after it
+// back so that no probe sequence is broken.
+func (x *memIndex) remove(m *Memory, h uint64, name uint32) {
+	tag := indexHash(h, name)
+	mask := len(x.cells) - 1
+	i := x.home(tag)
+	for {
+		c := x.cells[i]
+		if uint32(c>>32) == tag {
+			if s := m.slot(uint32(c) - 1); s.h == h && s.name == name {
+				break
+			}
+		}
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		c := x.cells[j]
+		if c == 0 {
+			break
+		}
+		// The cell at j stays when its home is cyclically in (i, j].
+		if k := x.home(uint32(c >> 32)); i <= j && i < k && k <= j || i > j && (i < k || k <= j) {
+			continue
+		}
+		x.cells[i] = c
+		i = j
+	}
+	x.cells[i] = 0
+	x.n--
 }

@@ -23,7 +23,7 @@ func BenchmarkStoreAdd(b *testing.B) {
 		ev := &event.Event{Source: event.SourceK8sAudit, ID: fmt.Sprintf("%08x-1234-4abc-8def-%012x", i, i*7), Time: at}
 		a := alert.FromEvent(alert.Rule{ID: "b-denied"}, "", alert.Runbook{}, ev)
 		t := at.UnixMilli()
-		adds = append(adds, Add{Key: "corr:{c-burst:" + alert.Hash(fmt.Sprint(i%groups))[:16] + "}:w",
+		adds = append(adds, Add{Key: "corr:{c-burst:" + alert.Hash(fmt.Sprint(i % groups))[:16] + "}:w",
 			Entry: Entry{T: t, Member: encodeMember(0, "", a)}, Cutoff: t - 20*60_000, Cap: 1000, TTL: time.Hour,
 			From: t - 5*60_000, To: t + 5*60_000, CountOnly: true})
 	}
