@@ -300,14 +300,14 @@ func (m *Memory) add(s *memSlot, a Add) Result {
 	sp := readSpans(m.spans[:0], s.data)
 	var key int
 	m.pk, key = pack(m.pk[:0], a.Entry.T, a.Entry.Member)
-	n := len(sp)
+	dup := false
 	for j := range sp {
 		if m.same(sp[j], m.pk, key, a.Entry.T, a.Entry.Member) {
-			sp = slices.Delete(sp, j, j+1)
+			sp, dup = slices.Delete(sp, j, j+1), true
 			break
 		}
 	}
-	sp = m.insert(sp, span{t: a.Entry.T, p: m.pk}, a.Entry.Member)
+	sp = m.insert(sp, span{t: a.Entry.T, p: m.pk, off: -1}, a.Entry.Member)
 	m.spans = sp[:0]
 	lo := 0
 	for lo < len(sp) && sp[lo].t < a.Cutoff {
@@ -318,13 +318,30 @@ func (m *Memory) add(s *memSlot, a Add) Result {
 		sp = sp[len(sp)-a.Cap:]
 	}
 	res := m.result(sp, a)
-	if len(sp) == n+1 && n > 0 && &sp[n].p[0] == &m.pk[0] {
-		// Appended, nothing removed: the stream is in order.
-		m.grow(s, binary.MaxVarintLen64*2+len(m.pk), len(sp))
-		s.data = appendEntry(s.data, sp[n-1].t, a.Entry.T, m.pk)
-	} else {
-		m.put(s, sp)
+	// In an in-order stream the new entry is the last, and only the
+	// oldest go: the slice is updated in place, not rewritten.
+	if l := len(sp); !dup && l > 1 && sp[l-1].off < 0 {
+		first, last := sp[0], sp[l-2].t
+		if first.off > 0 {
+			// Drop the entries before first; its time becomes absolute.
+			var hdr [binary.MaxVarintLen64]byte
+			h := binary.PutVarint(hdr[:], first.t)
+			_, tlen := binary.Varint(s.data[first.off:])
+			from := first.off + tlen // first's length and member
+			if h > from {
+				m.put(s, sp)
+				return res
+			}
+			rest := len(s.data) - from
+			copy(s.data[h:], s.data[from:])
+			copy(s.data, hdr[:h])
+			s.data = s.data[:h+rest]
+		}
+		m.grow(s, binary.MaxVarintLen64*2+len(m.pk), l)
+		s.data = appendEntry(s.data, last, a.Entry.T, m.pk)
+		return res
 	}
+	m.put(s, sp)
 	return res
 }
 
@@ -488,7 +505,7 @@ func (m *Memory) seen(i uint32, s *memSlot, v Seen) bool {
 		}
 	}
 	if !ok || old < v.T {
-		sp = m.insert(sp, span{t: v.T, p: m.pk}, v.Value)
+		sp = m.insert(sp, span{t: v.T, p: m.pk, off: -1}, v.Value)
 		changed = true
 	}
 	m.spans = sp[:0]
@@ -617,10 +634,12 @@ func sortedMap(members map[string]int64) []Entry {
 	return out
 }
 
-// span is one entry of a key's byte slice: its time and packed member.
+// span is one entry of a key's byte slice: its time, packed member and
+// offset in the slice (-1 for an entry not stored yet).
 type span struct {
-	t int64
-	p []byte
+	t   int64
+	p   []byte
+	off int
 }
 
 // An entry is the varint of its time minus the previous entry's (0 for
@@ -633,14 +652,14 @@ func appendEntry(dst []byte, prev, t int64, p []byte) []byte {
 
 func readSpans(sp []span, data []byte) []span {
 	var t int64
-	for len(data) > 0 {
-		d, n := binary.Varint(data)
+	for i := 0; i < len(data); {
+		off := i
+		d, n := binary.Varint(data[i:])
 		t += d
-		data = data[n:]
-		l, n := binary.Uvarint(data)
-		data = data[n:]
-		sp = append(sp, span{t: t, p: data[:l:l]})
-		data = data[l:]
+		i += n
+		l, n := binary.Uvarint(data[i:])
+		i += n + int(l)
+		sp = append(sp, span{t: t, p: data[i-int(l) : i : i], off: off})
 	}
 	return sp
 }

@@ -58,3 +58,38 @@ func BenchmarkStoreAdd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStoreAddHot is one busy group whose window is full (1,000
+// entries, the default max_events_per_group): every update drops the
+// oldest entry.
+func BenchmarkStoreAddHot(b *testing.B) {
+	t0 := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	member := func(i int) (int64, string) {
+		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		ev := &event.Event{Source: event.SourceK8sAudit, ID: fmt.Sprintf("%08x-1234-4abc-8def-%012x", i, i*7), Time: at}
+		return at.UnixMilli(), encodeMember(0, "", alert.FromEvent(alert.Rule{ID: "b-denied"}, "", alert.Runbook{}, ev))
+	}
+	for _, st := range []struct {
+		name string
+		new  func() Store
+	}{{"reference", func() Store { return newRefStore(0) }}, {"memory", func() Store { return NewMemory(0) }}} {
+		b.Run(st.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := st.new()
+			add := func(i int) {
+				t, m := member(i)
+				if _, err := s.Add(ctx, []Add{{Key: "corr:{c-burst:0123456789abcdef}:w", Entry: Entry{T: t, Member: m},
+					Cutoff: t - 20*60_000, Cap: 1000, TTL: time.Hour, From: t - 5*60_000, To: t + 5*60_000, CountOnly: true}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range 1000 {
+				add(i)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				add(1000 + i)
+			}
+		})
+	}
+}
