@@ -28,8 +28,9 @@ import (
 //     whole key interned. Both are exact: two keys never share an entry.
 //   - A key's window or first-seen set is one byte slice: its entries
 //     sorted by (time, member), times delta-encoded, members packed (see
-//     pack). Windows are small and bounded by max_events_per_group, and an
-//     update rewrites the slice, which costs less than sorting a map's
+//     pack). Windows are small and bounded by max_events_per_group; an
+//     event in order is appended (the oldest entries dropped in place),
+//     others rewrite the slice, which costs less than sorting a map's
 //     entries as each update did before. A first-seen set that grows past
 //     bigSet values moves to a map, so a lookup in a large set stays O(1).
 //   - Keys live in a slab of fixed-size slots, linked in LRU order by
