@@ -225,8 +225,8 @@ func TestHostileDuplicateKeys(t *testing.T) {
 				t.Fatalf("events %d, errors %v", len(evs), errs)
 			}
 			ev := evs[0]
-			if ev.Action != tc.want || ev.K8s.Verb != tc.want || ev.Raw["verb"] != tc.want {
-				t.Fatalf("action %q, k8s.verb %q, raw.verb %v: want %q everywhere", ev.Action, ev.K8s.Verb, ev.Raw["verb"], tc.want)
+			if ev.Action != tc.want || ev.K8s.Verb != tc.want || ev.RawMap()["verb"] != tc.want {
+				t.Fatalf("action %q, k8s.verb %q, raw.verb %v: want %q everywhere", ev.Action, ev.K8s.Verb, ev.RawMap()["verb"], tc.want)
 			}
 		})
 	}
@@ -244,8 +244,8 @@ func TestHostileDuplicateKeys(t *testing.T) {
 	if len(errs) > 0 || len(evs) != 1 {
 		t.Fatalf("cloudtrail: %d events, %v", len(evs), errs)
 	}
-	if evs[0].Action != "LookupEvents" || evs[0].Raw["eventName"] != "LookupEvents" {
-		t.Fatalf("cloudtrail action %q, raw.eventName %v: want the last, LookupEvents, in both", evs[0].Action, evs[0].Raw["eventName"])
+	if evs[0].Action != "LookupEvents" || evs[0].RawMap()["eventName"] != "LookupEvents" {
+		t.Fatalf("cloudtrail action %q, raw.eventName %v: want the last, LookupEvents, in both", evs[0].Action, evs[0].RawMap()["eventName"])
 	}
 }
 

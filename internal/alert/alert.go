@@ -142,20 +142,7 @@ type Context struct {
 
 // FromEvent builds the single-event alert of rule r for e.
 func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
-	// The resolved identity, when resolution found one, so a service
-	// account's cloud calls and its Kubernetes requests share dedup keys.
-	ent := Entity{Identity: e.Entity.Identity, Namespace: e.K8s.Namespace, Pod: e.K8s.Pod}
-	if ent.Identity == "" {
-		ent.Identity = e.Actor.Name
-	}
-	if ent.Namespace == "" {
-		ent.Namespace = e.Target.Namespace
-	}
-	// A cloud call made by a workload's federated identity belongs to the
-	// workload's namespace: its owners get the alert.
-	if ent.Namespace == "" && e.Entity.ServiceAccount != "" {
-		ent.Namespace, _, _ = strings.Cut(e.Entity.ServiceAccount, "/")
-	}
+	ent := entityOf(e)
 	resource := e.Target.Type
 	if e.Target.Subresource != "" {
 		resource += "/" + e.Target.Subresource
@@ -186,6 +173,43 @@ func FromEvent(r Rule, summary string, rb Runbook, e *event.Event) *Alert {
 			Region:    e.Cloud.Region,
 		},
 	}
+}
+
+// Signal is the alert of a signal-only rule. It is never routed: it
+// feeds correlations, which keep only its id, rule, time, entity and
+// event. So it carries no summary or context, and costs none of their
+// rendering and redaction (signal rules such as "a long-term access key
+// was used" match a large share of a cloud log).
+func Signal(r Rule, e *event.Event) *Alert {
+	ent := entityOf(e)
+	return &Alert{
+		ID:       hash(r.ID, e.Source, e.ID),
+		Rule:     r,
+		Time:     e.Time,
+		Entity:   ent,
+		Events:   []event.Ref{e.Ref()},
+		DedupKey: hash(r.ID, ent.Identity, ent.Namespace, ent.Pod),
+		Context:  Context{Source: e.Source, Action: e.Action},
+	}
+}
+
+// entityOf is who and where an alert on e is about.
+func entityOf(e *event.Event) Entity {
+	// The resolved identity, when resolution found one, so a service
+	// account's cloud calls and its Kubernetes requests share dedup keys.
+	ent := Entity{Identity: e.Entity.Identity, Namespace: e.K8s.Namespace, Pod: e.K8s.Pod}
+	if ent.Identity == "" {
+		ent.Identity = e.Actor.Name
+	}
+	if ent.Namespace == "" {
+		ent.Namespace = e.Target.Namespace
+	}
+	// A cloud call made by a workload's federated identity belongs to the
+	// workload's namespace: its owners get the alert.
+	if ent.Namespace == "" && e.Entity.ServiceAccount != "" {
+		ent.Namespace, _, _ = strings.Cut(e.Entity.ServiceAccount, "/")
+	}
+	return ent
 }
 
 // Hash is the hash alert ids and dedup keys are made of.

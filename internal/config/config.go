@@ -71,6 +71,12 @@ type Config struct {
 	// one partition always go to the same worker, in order.
 	// Default: GOMAXPROCS.
 	Workers int `yaml:"workers"`
+	// MaxBatch is how many fetched messages a worker handles together, at
+	// most: one identity resolution, one correlation step (one Redis
+	// pipeline) and one outbox write for all of them. A worker only takes
+	// what is already fetched, so batching adds no wait; 1 handles messages
+	// one at a time. Default: 128.
+	MaxBatch int `yaml:"max_batch"`
 	// ShutdownTimeout bounds the drain of in-flight messages on SIGTERM.
 	// Messages not finished by then are not committed and are processed
 	// again after restart. Default: 30s.
@@ -401,6 +407,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Kafka.validateSecurity()...)
 	if c.Workers < 0 {
 		bad("workers", "must not be negative")
+	}
+	if c.MaxBatch < 0 || c.MaxBatch > 256 {
+		bad("max_batch", "must be between 1 and 256 (0: the default, 128)")
 	}
 	if c.MaxMessageBytes < 0 {
 		bad("max_message_bytes", "must not be negative")

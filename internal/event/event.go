@@ -75,6 +75,26 @@ type Event struct {
 	// so raw.requestObject.spec... works). Access it with ?. since any
 	// level may be missing.
 	Raw map[string]any `json:"-" expr:"raw"`
+
+	// rawFunc builds Raw on first need (RawMap): normalizers defer the
+	// conversion, which costs more than decoding the schema fields, to the
+	// few events a rule or the resolver actually reads raw of.
+	rawFunc func() map[string]any
+}
+
+// SetRawFunc defers Raw: f builds it when RawMap is first called.
+func (e *Event) SetRawFunc(f func() map[string]any) {
+	e.Raw, e.rawFunc = nil, f
+}
+
+// RawMap returns Raw, building it first when its normalizer deferred it.
+// Rule conditions reading raw call it; Go code reads raw through it too.
+// Like the rest of an Event, it is not safe for concurrent use.
+func (e *Event) RawMap() map[string]any {
+	if e.rawFunc != nil {
+		e.Raw, e.rawFunc = e.rawFunc(), nil
+	}
+	return e.Raw
 }
 
 // Actor is the identity behind an event (ECS user.*, source.*, user_agent.*).

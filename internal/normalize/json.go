@@ -169,6 +169,26 @@ func Any(v *fastjson.Value) any {
 	return nil
 }
 
+// DeferRaw returns a function that builds Event.Raw from v on first need
+// (Event.SetRawFunc). v is serialized now, which costs a fraction of
+// converting it; it is parsed again and converted by build only for the
+// events whose raw a rule or the resolver reads. build must copy every
+// string it keeps (the parser's buffer is reused).
+func DeferRaw(v *fastjson.Value, build func(*fastjson.Value) map[string]any) func() map[string]any {
+	buf := v.MarshalTo(nil)
+	return func() map[string]any {
+		p := rawParsers.Get()
+		defer rawParsers.Put(p)
+		pv, err := p.ParseBytes(buf)
+		if err != nil {
+			return nil // cannot happen: buf is fastjson's own serialization
+		}
+		return build(pv)
+	}
+}
+
+var rawParsers fastjson.ParserPool
+
 // Map is Any for an object: nil when v is not one.
 func Map(v *fastjson.Value) map[string]any {
 	m, _ := Any(v).(map[string]any)

@@ -194,6 +194,12 @@ func (p *Processor) FlushAlerts(ctx context.Context) ([]*alert.Alert, int) {
 
 // evaluate resolves and evaluates events.
 func (p *Processor) evaluate(ctx context.Context, lv liveRules, evs []*event.Event) batch {
+	p.resolve(ctx, evs)
+	return p.evalEvents(ctx, lv, evs)
+}
+
+// resolve counts the events and resolves their identities and pods.
+func (p *Processor) resolve(ctx context.Context, evs []*event.Event) {
 	if p.Metrics != nil {
 		for i := 0; i < len(evs); {
 			j := i + 1
@@ -204,15 +210,20 @@ func (p *Processor) evaluate(ctx context.Context, lv liveRules, evs []*event.Eve
 			i = j
 		}
 	}
+	if len(evs) == 0 || p.Resolver == nil {
+		return
+	}
+	if err := p.Resolver.Resolve(ctx, evs); err != nil {
+		// Resolution enriches; it must not stall detection. Events
+		// go on with what they carry themselves.
+		p.logFirst("resolve_error", "identity and pod resolution failed; events evaluated without resolved entities (logged once per 10,000)", "err", err)
+	}
+}
+
+// evalEvents evaluates resolved events.
+func (p *Processor) evalEvents(ctx context.Context, lv liveRules, evs []*event.Event) batch {
 	if len(evs) == 0 {
 		return batch{lv: lv}
-	}
-	if p.Resolver != nil {
-		if err := p.Resolver.Resolve(ctx, evs); err != nil {
-			// Resolution enriches; it must not stall detection. Events
-			// go on with what they carry themselves.
-			p.logFirst("resolve_error", "identity and pod resolution failed; events evaluated without resolved entities (logged once per 10,000)", "err", err)
-		}
 	}
 	set := lv.set
 	e := p.evaluator(set)
@@ -364,6 +375,112 @@ func (p *Processor) observeLatency(m kafka.Message, n int) {
 	if p.Metrics != nil && !m.Time.IsZero() && n > 0 {
 		p.Metrics.AlertLatency(time.Since(m.Time), n)
 	}
+}
+
+// HandleBatch is the source.BatchHandler: it handles messages fetched
+// together as one unit, in order — one identity resolution, one
+// correlation step and one routing call (so one Redis pipeline and one
+// outbox write) for all of them, instead of one per message. It returns
+// nil once every message's alerts were routed and its bad parts
+// dead-lettered. On an error the consumer handles the messages again one
+// by one (Handle): everything a batch does is idempotent (alert ids,
+// window members), except that a dead letter written before the failure
+// is written again.
+//
+// With tracing on, messages are handled one by one, so that each keeps
+// its own span as a child of its producer's.
+func (p *Processor) HandleBatch(ctx context.Context, ms []kafka.Message) error {
+	if p.Tracer != nil || len(ms) == 1 {
+		for _, m := range ms {
+			if err := p.Handle(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	lv := p.current()
+	var evs []*event.Event
+	ends := make([]int, len(ms)) // evs[ends[i-1]:ends[i]] are ms[i]'s events
+	for i, m := range ms {
+		n := lv.normalizers[m.Topic]
+		if n == nil {
+			n = lv.def
+		}
+		if p.Metrics != nil {
+			p.Metrics.Consumed(m.Topic, n.Source())
+		}
+		if p.MaxMessageBytes > 0 && len(m.Value) > p.MaxMessageBytes {
+			if p.Metrics != nil {
+				p.Metrics.Failed(n.Source(), ReasonOversized)
+			}
+			if err := p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes)); err != nil {
+				return err
+			}
+			ends[i] = len(evs)
+			continue
+		}
+		out, errs := n.Normalize(m.Value, normalize.Meta{Topic: m.Topic})
+		if p.Metrics != nil {
+			for _, err := range errs {
+				p.Metrics.Failed(n.Source(), normalize.Reason(err))
+			}
+		}
+		if len(errs) > 0 {
+			if err := p.deadLetter(ctx, m, normalize.Reason(errs[0]), errors.Join(errs...).Error()); err != nil {
+				return err
+			}
+		}
+		evs = append(evs, out...)
+		ends[i] = len(evs)
+	}
+	// One resolution for the batch (one Redis pipeline), then each
+	// message's events, so each alert is known to come from its message.
+	p.resolve(ctx, evs)
+	b := batch{lv: lv, evs: evs, events: len(evs)}
+	perMsg := make([]int, len(ms)) // routable alerts of each message
+	start := 0
+	for i := range ms {
+		sub := p.evalEvents(ctx, lv, evs[start:ends[i]])
+		b.alerts = append(b.alerts, sub.alerts...)
+		b.matches = append(b.matches, sub.matches...)
+		perMsg[i] = len(sub.alerts)
+		start = ends[i]
+	}
+	corr, err := p.correlateOnce(ctx, b)
+	if err != nil {
+		// As in Handle: the store's outage must not hold back the
+		// single-event alerts.
+		if len(b.alerts) > 0 {
+			if err := p.Router.Route(ctx, b.alerts); err != nil {
+				return err
+			}
+			p.observeBatchLatency(ms, perMsg, 0)
+		}
+		b.alerts, perMsg = nil, nil
+		if corr, err = p.correlate(ctx, b); err != nil {
+			return err
+		}
+	}
+	all := append(b.alerts, corr...)
+	if len(all) == 0 {
+		return nil
+	}
+	if err := p.Router.Route(ctx, all); err != nil {
+		return err
+	}
+	p.observeBatchLatency(ms, perMsg, len(corr))
+	return nil
+}
+
+// observeBatchLatency records the append-to-enqueue latency of each
+// message's alerts (perMsg, by message; nil: none) and of the batch's
+// correlation alerts, counted against its last message (a correlation
+// fires on its newest event).
+func (p *Processor) observeBatchLatency(ms []kafka.Message, perMsg []int, corr int) {
+	for i, n := range perMsg {
+		p.observeLatency(ms[i], n)
+	}
+	p.observeLatency(ms[len(ms)-1], corr)
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m kafka.Message, reason, detail string) error {

@@ -136,3 +136,63 @@ func BenchmarkProcess(b *testing.B) {
 		}
 	}
 }
+
+// HandleBatch routes exactly what Handle routes message by message, in
+// one Route call, and dead-letters the same messages.
+func TestHandleBatchEqualsOneByOne(t *testing.T) {
+	var ms []kafka.Message
+	for i, v := range []string{
+		strings.Replace(execEvent, "%s", "b1", 1),
+		`{{{`,
+		`{"kind":"EventList","items":[` + strings.Replace(execEvent, "%s", "b2", 1) + `,{"auditID":"x"}]}`,
+		`{"pad":"` + strings.Repeat("x", 5000) + `"}`,
+		strings.Replace(execEvent, "%s", "b3", 1),
+		`{"auditID":"benign","verb":"get","stage":"ResponseComplete","timestamp":"2024-01-01T00:00:00Z","user":{"username":"eve"},"responseStatus":{"code":200},"objectRef":{"resource":"configmaps","namespace":"n","name":"c"}}`,
+	} {
+		m := msg(v)
+		m.Offset = int64(i)
+		ms = append(ms, m)
+	}
+	one, oneDLQ := &fakeRouter{}, &fakeDLQ{}
+	p := processor(t, one, oneDLQ)
+	for _, m := range ms {
+		if err := p.Handle(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := 0
+	batch, batchDLQ := &countingRouter{calls: &calls}, &fakeDLQ{}
+	if err := processor(t, batch, batchDLQ).HandleBatch(context.Background(), ms); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(as []*alert.Alert) (out []string) {
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	if got, want := ids(batch.got), ids(one.got); strings.Join(got, ",") != strings.Join(want, ",") || len(want) != 3 {
+		t.Errorf("batch routed %v, one by one %v (want 3 alerts)", got, want)
+	}
+	if calls != 1 {
+		t.Errorf("batch routed in %d calls, want 1", calls)
+	}
+	if strings.Join(batchDLQ.reasons, "|") != strings.Join(oneDLQ.reasons, "|") || len(oneDLQ.reasons) != 3 {
+		t.Errorf("batch dead letters %v, one by one %v (want 3)", batchDLQ.reasons, oneDLQ.reasons)
+	}
+	// A failing router fails the batch, for the consumer to retry.
+	down := errors.New("outbox down")
+	if err := processor(t, &fakeRouter{err: down}, &fakeDLQ{}).HandleBatch(context.Background(), ms); !errors.Is(err, down) {
+		t.Errorf("router failure: HandleBatch = %v", err)
+	}
+}
+
+type countingRouter struct {
+	fakeRouter
+	calls *int
+}
+
+func (c *countingRouter) Route(ctx context.Context, as []*alert.Alert) error {
+	*c.calls++
+	return c.fakeRouter.Route(ctx, as)
+}

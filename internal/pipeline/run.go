@@ -293,6 +293,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		SessionTimeout:  cfg.Kafka.SessionTimeout,
 		CommitInterval:  cfg.Kafka.CommitInterval,
 		Workers:         workers,
+		Batch:           proc.HandleBatch,
+		MaxBatch:        cfg.MaxBatch,
 		Dialer:          dialer,
 		BeforeCommit:    del.sync,
 		ShutdownTimeout: cfg.ShutdownTimeout,

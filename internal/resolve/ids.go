@@ -189,8 +189,8 @@ func gcpDelegatedSA(ev *event.Event) (string, bool) {
 		}
 	}
 	for _, auth := range []map[string]any{
-		rawMap(ev.Raw, "protoPayload", "authenticationInfo"),
-		rawMap(ev.Raw, "authenticationInfo"),
+		rawMap(ev.RawMap(), "protoPayload", "authenticationInfo"),
+		rawMap(ev.RawMap(), "authenticationInfo"),
 	} {
 		if auth == nil {
 			continue
@@ -214,9 +214,9 @@ func gcpDelegatedSA(ev *event.Event) (string, bool) {
 func azureAppIDs(ev *event.Event) []string {
 	var ids []string
 	for _, claims := range []map[string]any{
-		rawMap(ev.Raw, "claims"),
-		rawMap(ev.Raw, "identity", "claims"),
-		rawMap(ev.Raw, "properties", "claims"),
+		rawMap(ev.RawMap(), "claims"),
+		rawMap(ev.RawMap(), "identity", "claims"),
+		rawMap(ev.RawMap(), "properties", "claims"),
 	} {
 		for _, c := range []string{"appid", "azp"} {
 			if s := rawAt(claims, c); s != "" {
@@ -224,7 +224,7 @@ func azureAppIDs(ev *event.Event) []string {
 			}
 		}
 	}
-	if s := rawAt(ev.Raw, "properties", "appId"); s != "" {
+	if s := rawAt(ev.RawMap(), "properties", "appId"); s != "" {
 		ids = append(ids, s)
 	}
 	return ids

@@ -67,8 +67,8 @@ func (b *batch) learnPodAudit(ev *event.Event) {
 
 	case ev.Target.Subresource == "binding" && ev.Action == "create":
 		node := ev.K8s.Node
-		if node == "" && rawAt(ev.Raw, "requestObject", "kind") == "Binding" {
-			node = rawAt(ev.Raw, "requestObject", "target", "name")
+		if node == "" && rawAt(ev.RawMap(), "requestObject", "kind") == "Binding" {
+			node = rawAt(ev.RawMap(), "requestObject", "target", "name")
 		}
 		if node == "" {
 			return
@@ -129,7 +129,7 @@ func wholeObject(ev *event.Event) bool {
 	if ev.Action != "patch" {
 		return true
 	}
-	if _, ok := ev.Raw["responseObject"].(map[string]any); ok {
+	if _, ok := ev.RawMap()["responseObject"].(map[string]any); ok {
 		return true
 	}
 	return ev.K8s.Level == "RequestResponse"
@@ -138,8 +138,8 @@ func wholeObject(ev *event.Event) bool {
 // podNodeName is spec.nodeName of the pod object the audit event logged.
 func podNodeName(ev *event.Event) string {
 	for _, obj := range []string{"responseObject", "requestObject"} {
-		if rawAt(ev.Raw, obj, "kind") == "Pod" || ev.K8s.Kind == "Pod" {
-			if n := rawAt(ev.Raw, obj, "spec", "nodeName"); n != "" {
+		if rawAt(ev.RawMap(), obj, "kind") == "Pod" || ev.K8s.Kind == "Pod" {
+			if n := rawAt(ev.RawMap(), obj, "spec", "nodeName"); n != "" {
 				return n
 			}
 		}
@@ -201,8 +201,8 @@ func (b *batch) learnServiceAccount(ev *event.Event) {
 	}
 	// Without the object (audit level Metadata) the annotations are
 	// unknown, not removed.
-	_, hasReq := ev.Raw["requestObject"].(map[string]any)
-	_, hasResp := ev.Raw["responseObject"].(map[string]any)
+	_, hasReq := ev.RawMap()["requestObject"].(map[string]any)
+	_, hasResp := ev.RawMap()["responseObject"].(map[string]any)
 	if ev.K8s.Level == "Metadata" || ev.K8s.Kind == "" && !hasReq && !hasResp && ev.K8s.ObjectAnnotations == nil {
 		return
 	}
@@ -309,7 +309,7 @@ func (b *batch) learnIssued(ev *event.Event) {
 	var bound string // the lasting identity: role ARN or GSA e-mail
 	switch p := ev.Issued.Principal; {
 	case isSessionARN(p):
-		bound = rawAt(ev.Raw, "requestParameters", "roleArn")
+		bound = rawAt(ev.RawMap(), "requestParameters", "roleArn")
 		if _, ok := roleARN(bound); !ok {
 			bound, _ = roleARN(p)
 		}

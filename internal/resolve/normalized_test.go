@@ -99,8 +99,8 @@ func TestNormalizedEvents(t *testing.T) {
 		decodeWith(t, containerlog.Decode, none, fluentBitLine),
 	}
 	for _, ev := range evs {
-		if ev.Raw != nil {
-			t.Fatalf("%s event kept raw without Options.Raw", ev.Source)
+		if ev.RawMap() != nil {
+			t.Fatalf("%s event kept raw without Options.RawMap()", ev.Source)
 		}
 	}
 	r := New(NewMemory(0), Options{})

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 
 	"github.com/vigia-dev/vigia/internal/event"
@@ -40,6 +41,45 @@ var rawKeys = map[string][]string{
 	},
 }
 
+// rawFunc is what `raw` compiles to: a call that builds the event's raw
+// map on first need (event.Event.RawMap), so normalizers can defer the
+// conversion and most events never pay for it.
+const rawFunc = "$raw"
+
+var rawOptions = []expr.Option{
+	expr.Function(rawFunc, func(params ...any) (any, error) {
+		if ev, ok := params[0].(*event.Event); ok {
+			return ev.RawMap(), nil
+		}
+		return nil, nil // an event passed by value (never by the pipeline)
+	}, new(func(event.Event) map[string]any)),
+	expr.Patch(rawPatcher{}),
+}
+
+// rawPatcher rewrites every `raw` into `$raw($env)`.
+type rawPatcher struct{}
+
+func (rawPatcher) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == "raw" {
+		ast.Patch(node, &ast.CallNode{
+			Callee:    &ast.IdentifierNode{Value: rawFunc},
+			Arguments: []ast.Node{&ast.IdentifierNode{Value: "$env"}},
+		})
+	}
+}
+
+// isRaw reports whether n reads raw: `raw`, or its patched form.
+func isRaw(n ast.Node) bool {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		return n.Value == "raw"
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		return ok && id.Value == rawFunc
+	}
+	return false
+}
+
 // rawUse walks a compiled expression: it reports whether it reads raw and
 // the first raw.KEY whose KEY is not a top-level key of source.
 type rawUse struct {
@@ -50,13 +90,12 @@ type rawUse struct {
 
 func (u *rawUse) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
-	case *ast.IdentifierNode:
-		if n.Value == "raw" {
+	case *ast.IdentifierNode, *ast.CallNode:
+		if isRaw(n) {
 			u.uses = true
 		}
 	case *ast.MemberNode:
-		id, ok := n.Node.(*ast.IdentifierNode)
-		if !ok || id.Value != "raw" {
+		if !isRaw(n.Node) {
 			return
 		}
 		key, ok := n.Property.(*ast.StringNode)

@@ -60,8 +60,9 @@ type Rule struct {
 	summary    []segment
 	meta       alert.Rule
 	compileErr *LoadError
-	pos        int  // index in its Set's Rules and stats
-	usesRaw    bool // the condition or summary reads raw
+	pos        int   // index in its Set's Rules and stats
+	usesRaw    bool  // the condition or summary reads raw
+	gate       []int // ids of literals message must contain one of; nil: always evaluated (literals.go)
 }
 
 // Test is an example event with its expected outcome.
@@ -104,7 +105,7 @@ var tactics = map[string]bool{
 // The tuning's lists and macros are patched in by name when tn is not nil.
 func exprOptions(tn *tuning, src ...string) []expr.Option {
 	opts := []expr.Option{
-		expr.Env(&event.Event{}),
+		expr.Env(event.Event{}),
 		// inCIDR(ip, "10.0.0.0/8", ...) reports whether ip is in any prefix.
 		expr.Function("inCIDR", inCIDR, new(func(string, ...string) bool)),
 		// MaxNodes bounds a condition's size, so a pathological rule
@@ -114,7 +115,8 @@ func exprOptions(tn *tuning, src ...string) []expr.Option {
 	if tn != nil && (len(tn.lists) > 0 || len(tn.macros) > 0) {
 		opts = append(opts, expr.Patch(tn.patcher(strings.Join(src, "\n"))))
 	}
-	return opts
+	// After the macros, which may read raw too.
+	return append(opts, rawOptions...)
 }
 
 // MaxNodes bounds the size of a condition or summary placeholder (expr

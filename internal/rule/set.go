@@ -20,7 +20,8 @@ type Set struct {
 	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
 	byID     map[string]*Rule
-	stats    []ruleStats // parallel to Rules; Rule.pos indexes it
+	stats    []ruleStats  // parallel to Rules; Rule.pos indexes it
+	gates    *literalGate // literal gates of the rules that have one (literals.go)
 }
 
 type ruleStats struct {
@@ -46,6 +47,7 @@ func (s *Set) index() {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
 	}
+	s.gates = buildGates(s.Rules)
 }
 
 // Stats returns the counters of rule i of s.Rules.
@@ -78,8 +80,9 @@ func (s *Set) Rule(id string) *Rule {
 
 // Evaluator evaluates a Set's rules; one per goroutine.
 type Evaluator struct {
-	set *Set
-	vm  vm.VM
+	set  *Set
+	vm   vm.VM
+	hits gateHits
 	// OnError is called for each rule that fails at runtime (a nil
 	// access, a type mismatch). The rule is counted and skipped; the
 	// others still run. May be nil.
@@ -108,8 +111,12 @@ func (e *Evaluator) Set() *Set { return e.set }
 // Eval evaluates every enabled rule for ev's source and returns an alert
 // per match, appended to dst.
 func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
+	e.hits.reset()
 	for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
 		for _, r := range group {
+			if r.gate != nil && !e.hits.open(e.set.gates, r, ev.Message) {
+				continue // cannot match: none of its literals is in the message
+			}
 			matched, err := e.match(r, ev)
 			if err != nil {
 				if e.OnError != nil {
@@ -145,6 +152,9 @@ func (e *Evaluator) match(r *Rule, ev *event.Event) (bool, error) {
 }
 
 func (e *Evaluator) alert(r *Rule, ev *event.Event) *alert.Alert {
+	if r.SignalOnly {
+		return alert.Signal(r.meta, ev) // never routed: no summary to render
+	}
 	rb := alert.Runbook{Path: r.Runbook}
 	if book := e.set.Books.Get(r.Runbook); book != nil {
 		rb.Title = book.Title

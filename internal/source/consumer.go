@@ -28,6 +28,13 @@ import (
 // partition always in order from the same goroutine.
 type Handler func(ctx context.Context, m kafka.Message) error
 
+// BatchHandler processes messages fetched together, in order (messages of
+// one partition in their order). It returns nil once all are fully
+// handled; on an error none counts as handled, and the consumer hands them
+// to the Handler one by one, with its retries, so handling must be
+// idempotent.
+type BatchHandler func(ctx context.Context, ms []kafka.Message) error
+
 // Metrics receives consumer measurements; may be nil.
 type Metrics interface {
 	Lag(topic string, partition int, lag int64)
@@ -49,9 +56,14 @@ type Config struct {
 	CommitInterval time.Duration
 	// Workers is the number of handler goroutines. Default: 1.
 	Workers int
-	// QueueSize bounds each worker's queue; a full queue stops fetching
-	// (backpressure). Default: 256.
+	// QueueSize bounds the messages each worker holds, queued or in its
+	// batch; a full queue stops fetching (backpressure). Default: 256.
 	QueueSize int
+	// Batch, when set, handles the messages a worker finds already queued,
+	// up to MaxBatch at a time, together. Default MaxBatch: 128 (at most
+	// QueueSize/2).
+	Batch    BatchHandler
+	MaxBatch int
 	// ShutdownTimeout bounds the drain after ctx ends. Default: 30s.
 	ShutdownTimeout time.Duration
 	Metrics         Metrics
@@ -98,6 +110,13 @@ func New(cfg Config) *Consumer {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 256
 	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 128
+	}
+	if cfg.Batch == nil {
+		cfg.MaxBatch = 1
+	}
+	cfg.MaxBatch = max(1, min(cfg.MaxBatch, cfg.QueueSize/2))
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
@@ -117,7 +136,8 @@ func New(cfg Config) *Consumer {
 func (c *Consumer) Handled() uint64 { return c.handled.Load() }
 
 // InFlight returns how many fetched messages are not yet handled: at most
-// Workers x (QueueSize + 1) plus one being queued.
+// Workers x (QueueSize + 1) plus one being queued (a worker's queue holds
+// QueueSize + 1 - MaxBatch, its batch at most MaxBatch).
 func (c *Consumer) InFlight() int { return c.tracker.InFlight() }
 
 // Fetched returns how many messages were fetched since start.
@@ -155,16 +175,27 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	queues := make([]chan kafka.Message, c.cfg.Workers)
 	var workers sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan kafka.Message, c.cfg.QueueSize)
+		queues[i] = make(chan kafka.Message, c.cfg.QueueSize+1-c.cfg.MaxBatch)
 		workers.Add(1)
 		go func(q <-chan kafka.Message) {
 			defer workers.Done()
+			batch := make([]kafka.Message, 0, c.cfg.MaxBatch)
 			for m := range q {
-				if !c.handle(hctx, h, m) {
-					continue // abandoned at shutdown: not committed, fetched again after restart
+				batch = c.take(q, append(batch[:0], m))
+				if len(batch) > 1 && c.cfg.Batch(hctx, batch) == nil {
+					for _, m := range batch {
+						c.done(m)
+					}
+					continue
 				}
-				c.tracker.Done(offset.Partition{Topic: m.Topic, Partition: m.Partition}, m.Offset)
-				c.handled.Add(1)
+				// One message, or a batch that failed: one by one, each
+				// retried before the rest of its partition.
+				for _, m := range batch {
+					if !c.handle(hctx, h, m) {
+						continue // abandoned at shutdown: not committed, fetched again after restart
+					}
+					c.done(m)
+				}
 			}
 		}(queues[i])
 	}
@@ -209,6 +240,28 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	defer cancel()
 	err := c.commit(cctx, r)
 	return errors.Join(err, r.Close())
+}
+
+// take adds to batch the messages already waiting in q, up to MaxBatch.
+func (c *Consumer) take(q <-chan kafka.Message, batch []kafka.Message) []kafka.Message {
+	for len(batch) < c.cfg.MaxBatch {
+		select {
+		case m, ok := <-q:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// done marks m handled.
+func (c *Consumer) done(m kafka.Message) {
+	c.tracker.Done(offset.Partition{Topic: m.Topic, Partition: m.Partition}, m.Offset)
+	c.handled.Add(1)
 }
 
 // handle runs h on m until it succeeds; it reports false when ctx ended

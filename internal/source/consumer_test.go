@@ -181,3 +181,80 @@ func TestBeforeCommitGatesCommits(t *testing.T) {
 		t.Fatalf("run 3 handled %d, want only the new message: the successful commit of run 2 was not kept", c.Handled())
 	}
 }
+
+// TestBatches: with a batch handler, a worker hands over what is already
+// fetched, in partition order; a batch that fails is handled again message
+// by message, and every message is handled and committed exactly as
+// without batching.
+func TestBatches(t *testing.T) {
+	b, err := broker.Start("127.0.0.1:0", 2, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "t", BatchSize: 500, BatchTimeout: time.Millisecond, Balancer: &kafka.RoundRobin{}}
+	const n = 2000
+	var msgs []kafka.Message
+	for i := 0; i < n; i++ {
+		msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprint(i))})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	var mu sync.Mutex
+	last := map[int]int64{} // partition → last offset handled
+	var batches, biggest, failed, single atomic.Int64
+	check := func(m kafka.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := last[m.Partition]; ok && m.Offset <= prev {
+			t.Errorf("partition %d: offset %d handled after %d", m.Partition, m.Offset, prev)
+		}
+		last[m.Partition] = m.Offset
+	}
+	c := New(Config{Brokers: b.Addrs(), GroupID: "g", Topics: []string{"t"}, MaxWait: 20 * time.Millisecond, CommitInterval: 20 * time.Millisecond,
+		Workers: 1, MaxBatch: 64, ShutdownTimeout: time.Second, MinRetryBackoff: time.Millisecond,
+		Batch: func(_ context.Context, ms []kafka.Message) error {
+			batches.Add(1)
+			if int64(len(ms)) > biggest.Load() {
+				biggest.Store(int64(len(ms)))
+			}
+			if len(ms) > 64 {
+				t.Errorf("batch of %d, over MaxBatch 64", len(ms))
+			}
+			if batches.Load()%5 == 0 {
+				failed.Add(1)
+				return errors.New("outbox down") // handled again one by one
+			}
+			for _, m := range ms {
+				check(m)
+			}
+			return nil
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(ctx, func(_ context.Context, m kafka.Message) error {
+			single.Add(1)
+			check(m)
+			return nil
+		})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for c.Handled() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c.Handled() != n {
+		t.Fatalf("handled %d of %d", c.Handled(), n)
+	}
+	if biggest.Load() < 2 || failed.Load() == 0 || single.Load() == 0 {
+		t.Errorf("biggest batch %d, failed batches %d, handled one by one %d: batching was not exercised", biggest.Load(), failed.Load(), single.Load())
+	}
+	t.Logf("%d batches (biggest %d), %d failed and handled one by one (%d messages)", batches.Load(), biggest.Load(), failed.Load(), single.Load())
+}

@@ -28,8 +28,8 @@ type Metrics struct {
 	registry *prometheus.Registry
 	meter    metric.Meter
 
-	eventsConsumed   metric.Int64Counter
-	eventsNormalized metric.Int64Counter
+	eventsConsumed   *hotCounter
+	eventsNormalized *hotCounter
 	eventsFailed     metric.Int64Counter
 	deadLettered     metric.Int64Counter
 	alertsSent       metric.Int64Counter
@@ -76,8 +76,11 @@ func New() (*Metrics, error) {
 		errs = append(errs, err)
 		return c
 	}
-	m.eventsConsumed = counter("vigia_messages_consumed", "Messages consumed from Kafka, per topic and source.")
-	m.eventsNormalized = counter("vigia_events_normalized", "Events normalized, per source.")
+	// Per message and per event: counted in atomics, read at collection.
+	m.eventsConsumed, err = m.newHotCounter("vigia_messages_consumed", "Messages consumed from Kafka, per topic and source.", "topic", "source")
+	errs = append(errs, err)
+	m.eventsNormalized, err = m.newHotCounter("vigia_events_normalized", "Events normalized, per source.", "source")
+	errs = append(errs, err)
 	m.eventsFailed = counter("vigia_events_failed", "Messages or events that failed to normalize, per source and reason.")
 	m.deadLettered = counter("vigia_dead_letters", "Messages written to the dead-letter topic, per reason.")
 	m.alertsSent = counter("vigia_alerts_sent", "Alerts delivered, per receiver.")
@@ -152,12 +155,12 @@ func (m *Metrics) AlertLatency(d time.Duration, n int) {
 
 // Consumed counts a message consumed from topic, whose format is source.
 func (m *Metrics) Consumed(topic, source string) {
-	m.eventsConsumed.Add(context.Background(), 1, attrs("topic", topic, "source", source))
+	m.eventsConsumed.add(1, topic, source)
 }
 
 // Normalized counts n events normalized from source.
 func (m *Metrics) Normalized(source string, n int) {
-	m.eventsNormalized.Add(context.Background(), int64(n), attrs("source", source))
+	m.eventsNormalized.add(int64(n), source, "")
 }
 
 // Failed counts a normalization failure.

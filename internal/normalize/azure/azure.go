@@ -351,7 +351,7 @@ func decode(v *fastjson.Value, o normalize.Options) (*event.Event, error) {
 		ev.ID = r.hashID(rawTime)
 	}
 	if o.Raw {
-		ev.Raw = rawRecord(v)
+		ev.SetRawFunc(normalize.DeferRaw(v, rawRecord))
 	}
 	return ev, nil
 }

@@ -220,8 +220,8 @@ func TestDecodeFixtures(t *testing.T) {
 			for i, ev := range evs {
 				want := tt.want[i]
 				want.Source = event.SourceAzureActivity
-				if ev.Raw != nil {
-					t.Errorf("event %d: Raw set without Options.Raw", i)
+				if ev.RawMap() != nil {
+					t.Errorf("event %d: Raw set without Options.RawMap()", i)
 				}
 				if !reflect.DeepEqual(*ev, want) {
 					got, _ := json.MarshalIndent(ev, "", " ")

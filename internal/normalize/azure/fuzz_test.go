@@ -63,8 +63,8 @@ func FuzzDecode(f *testing.F) {
 				default:
 					t.Fatalf("outcome %q from %s", ev.Outcome, data)
 				}
-				if raw != (ev.Raw != nil) {
-					t.Fatalf("Raw %v with Options.Raw %v", ev.Raw != nil, raw)
+				if raw != (ev.RawMap() != nil) {
+					t.Fatalf("Raw %v with Options.RawMap() %v", ev.RawMap() != nil, raw)
 				}
 			}
 		}

@@ -25,10 +25,10 @@ func TestRawRedacted(t *testing.T) {
 			t.Fatalf("%s: %v", f, errs)
 		}
 		for i, ev := range evs {
-			if ev.Raw == nil {
-				t.Fatalf("%s event %d: no Raw with Options.Raw", f, i)
+			if ev.RawMap() == nil {
+				t.Fatalf("%s event %d: no Raw with Options.RawMap()", f, i)
 			}
-			raw, _ := json.Marshal(ev.Raw)
+			raw, _ := json.Marshal(ev.RawMap())
 			norm, _ := json.Marshal(ev)
 			for _, s := range secrets {
 				if strings.Contains(string(raw), s) || strings.Contains(string(norm), s) {
@@ -41,7 +41,7 @@ func TestRawRedacted(t *testing.T) {
 
 func TestRawShape(t *testing.T) {
 	evs, _ := decodeFixture(t, "eventhubs_activity.json", normalize.Options{Raw: true})
-	props := func(i int) map[string]any { return evs[i].Raw["properties"].(map[string]any) }
+	props := func(i int) map[string]any { return evs[i].RawMap()["properties"].(map[string]any) }
 
 	// requestbody is parsed so rules can read it.
 	body, ok := props(0)["requestbody"].(map[string]any)
@@ -73,7 +73,7 @@ func TestRawShape(t *testing.T) {
 	if want := "AccountName=stbatch;AccountKey=[REDACTED];EndpointSuffix"; !strings.Contains(cmd, want) {
 		t.Errorf("commandToExecute = %q, want it to contain %q", cmd, want)
 	}
-	claims := evs[0].Raw["identity"].(map[string]any)["claims"].(map[string]any)
+	claims := evs[0].RawMap()["identity"].(map[string]any)["claims"].(map[string]any)
 	if claims["aio"] != Redacted || claims["rh"] != Redacted || claims["uti"] != "Qm9yYTJjZm9vYmFyMDE" {
 		t.Errorf("claims aio=%v rh=%v uti=%v", claims["aio"], claims["rh"], claims["uti"])
 	}
@@ -81,14 +81,14 @@ func TestRawShape(t *testing.T) {
 	// Log Analytics JSON columns are parsed; Entra's own JSON-in-strings
 	// deeper down (modifiedProperties values) stay as Entra wrote them.
 	la, _ := decodeFixture(t, "la_rows.jsonl", normalize.Options{Raw: true})
-	if _, ok := la[0].Raw["Claims"].(map[string]any); !ok {
-		t.Errorf("Claims is %T", la[0].Raw["Claims"])
+	if _, ok := la[0].RawMap()["Claims"].(map[string]any); !ok {
+		t.Errorf("Claims is %T", la[0].RawMap()["Claims"])
 	}
-	ib, ok := la[1].Raw["InitiatedBy"].(map[string]any)
+	ib, ok := la[1].RawMap()["InitiatedBy"].(map[string]any)
 	if !ok || ib["user"].(map[string]any)["userPrincipalName"] != "joao.lima@contoso.com" {
-		t.Errorf("InitiatedBy = %#v", la[1].Raw["InitiatedBy"])
+		t.Errorf("InitiatedBy = %#v", la[1].RawMap()["InitiatedBy"])
 	}
-	tr := la[1].Raw["TargetResources"].([]any)[0].(map[string]any)
+	tr := la[1].RawMap()["TargetResources"].([]any)[0].(map[string]any)
 	nv := tr["modifiedProperties"].([]any)[0].(map[string]any)["newValue"]
 	if s, ok := nv.(string); !ok || !strings.HasPrefix(s, `["[KeyIdentifier=`) {
 		t.Errorf("newValue = %#v, want the string as written", nv)

@@ -414,8 +414,11 @@ func record(v *fastjson.Value, o normalize.Options, env *envelope) (*event.Event
 	ev.Outcome = outcome(ev.Action, &f, insight)
 
 	if o.Raw {
-		ev.Raw = normalize.Map(v)
-		redact(ev.Raw)
+		ev.SetRawFunc(normalize.DeferRaw(v, func(v *fastjson.Value) map[string]any {
+			raw := normalize.Map(v)
+			redact(raw)
+			return raw
+		}))
 	}
 	return ev, nil
 }

@@ -98,8 +98,8 @@ func TestS3LogFile(t *testing.T) {
 		{"key.target", key.Target, event.Target{Type: "AWS::IAM::User", Name: "ci-deployer"}},
 		{"key.issued", key.Issued, event.Issued{Subject: "ci-deployer", SessionID: "AKIAQEXAMPLENEWKEY01"}},
 		{"key.cloud", key.Cloud, event.Cloud{Provider: "aws", Account: "111122223333", Region: "us-east-1", Service: "iam.amazonaws.com"}},
-		{"key.raw secret", key.Raw["responseElements"].(map[string]any)["accessKey"].(map[string]any)["secretAccessKey"], normalize.Redacted},
-		{"key.raw access key id kept", key.Raw["responseElements"].(map[string]any)["accessKey"].(map[string]any)["accessKeyId"], "AKIAQEXAMPLENEWKEY01"},
+		{"key.raw secret", key.RawMap()["responseElements"].(map[string]any)["accessKey"].(map[string]any)["secretAccessKey"], normalize.Redacted},
+		{"key.raw access key id kept", key.RawMap()["responseElements"].(map[string]any)["accessKey"].(map[string]any)["accessKeyId"], "AKIAQEXAMPLENEWKEY01"},
 
 		// SSO session with MFA makes a bucket public; resource from resources[].
 		{"policy.actor", policy.Actor, event.Actor{
@@ -109,7 +109,7 @@ func TestS3LogFile(t *testing.T) {
 		}},
 		{"policy.target", policy.Target, event.Target{Type: "AWS::S3::Bucket", Name: "exports-prod-sa", ID: "arn:aws:s3:::exports-prod-sa"}},
 		{"policy.cloud.region", policy.Cloud.Region, "sa-east-1"},
-		{"policy.raw principal", policy.Raw["requestParameters"].(map[string]any)["bucketPolicy"].(map[string]any)["Statement"].([]any)[0].(map[string]any)["Principal"], "*"},
+		{"policy.raw principal", policy.RawMap()["requestParameters"].(map[string]any)["bucketPolicy"].(map[string]any)["Statement"].([]any)[0].(map[string]any)["Principal"], "*"},
 
 		// Denied call.
 		{"denied.outcome", denied.Outcome, event.OutcomeFailure},
@@ -120,7 +120,7 @@ func TestS3LogFile(t *testing.T) {
 		{"svc.actor", svc.Actor, event.Actor{Name: "autoscaling.amazonaws.com", Type: "service", UserAgent: "autoscaling.amazonaws.com"}},
 		{"svc.target", svc.Target, event.Target{Type: "AWS::IAM::Role", Name: "AWSServiceRoleForAutoScaling", ID: "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}},
 		{"svc.issued (not a web identity)", svc.Issued, event.Issued{}},
-		{"svc.raw session token", svc.Raw["responseElements"].(map[string]any)["credentials"].(map[string]any)["sessionToken"], normalize.Redacted},
+		{"svc.raw session token", svc.RawMap()["responseElements"].(map[string]any)["credentials"].(map[string]any)["sessionToken"], normalize.Redacted},
 
 		// IRSA: a Kubernetes service account federated to a role.
 		{"irsa.actor.name", irsa.Actor.Name, "system:serviceaccount:payments:billing-api"},
@@ -132,7 +132,7 @@ func TestS3LogFile(t *testing.T) {
 			SessionID: "ASIAQEXAMPLEIRSA0005",
 		}},
 		{"irsa.target", irsa.Target, event.Target{Type: "AWS::IAM::Role", Name: "billing-api-irsa", ID: "arn:aws:iam::111122223333:role/billing-api-irsa"}},
-		{"irsa.raw session token", irsa.Raw["responseElements"].(map[string]any)["credentials"].(map[string]any)["sessionToken"], normalize.Redacted},
+		{"irsa.raw session token", irsa.RawMap()["responseElements"].(map[string]any)["credentials"].(map[string]any)["sessionToken"], normalize.Redacted},
 
 		// Root launches an instance with user data.
 		{"root.actor", root.Actor, event.Actor{
@@ -140,7 +140,7 @@ func TestS3LogFile(t *testing.T) {
 			SourceIP: "198.51.100.61", SourceIPs: []string{"198.51.100.61"}, UserAgent: "AWS Internal", SessionID: "ASIAQEXAMPLEROOT0006",
 		}},
 		{"root.target", root.Target, event.Target{Type: "AWS::EC2::Instance", Name: "i-0a1b2c3d4e5f60006"}},
-		{"root.raw user data", root.Raw["requestParameters"].(map[string]any)["userData"], normalize.Redacted},
+		{"root.raw user data", root.RawMap()["requestParameters"].(map[string]any)["userData"], normalize.Redacted},
 
 		// Anonymous S3 read: the bucket, not the object, is the target.
 		{"anon.actor", anon.Actor, event.Actor{Name: "anonymous", Type: "anonymous", SourceIP: "192.0.2.200", SourceIPs: []string{"192.0.2.200"}, UserAgent: "curl/8.5.0"}},
@@ -164,9 +164,9 @@ func TestEventBridge(t *testing.T) {
 				{"actor.mfa", ev.Actor.MFA, false},
 				{"target", ev.Target, event.Target{Type: "AWS::GuardDuty::Detector", Name: "12abc34d567e8fa901bc2d34e56789f0"}},
 				{"cloud", ev.Cloud, event.Cloud{Provider: "aws", Account: "111122223333", Region: "us-east-1", Service: "guardduty.amazonaws.com"}},
-				{"raw is the record, not the envelope", ev.Raw["eventName"], "DeleteDetector"},
-				{"raw has no envelope keys", ev.Raw["detail-type"], nil},
-				{"raw keeps the role ARN", ev.Raw["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["arn"], "arn:aws:iam::111122223333:role/build-runner"},
+				{"raw is the record, not the envelope", ev.RawMap()["eventName"], "DeleteDetector"},
+				{"raw has no envelope keys", ev.RawMap()["detail-type"], nil},
+				{"raw keeps the role ARN", ev.RawMap()["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["arn"], "arn:aws:iam::111122223333:role/build-runner"},
 			}
 		}},
 		{"eventbridge_console_signin.json", func(ev *event.Event) []check {
@@ -216,7 +216,7 @@ func TestSingleRecord(t *testing.T) {
 		{"actor.name", ev.Actor.Name, "arn:aws:iam::111122223333:user/ana.souza"},
 		{"actor.mfa from MFAUsed", ev.Actor.MFA, true},
 		{"actor.session_id (console login: none)", ev.Actor.SessionID, ""},
-		{"raw without Options.Raw", ev.Raw == nil, true},
+		{"raw without Options.RawMap()", ev.RawMap() == nil, true},
 	})
 }
 
@@ -236,7 +236,7 @@ func TestLogstashRecordWithoutEventID(t *testing.T) {
 			Type: "AWS::SecretsManager::Secret", Name: "prod/payments/db-AbCdEf",
 			ID: "arn:aws:secretsmanager:us-east-2:111122223333:secret:prod/payments/db-AbCdEf",
 		}},
-		{"raw secretString", ev.Raw["requestParameters"].(map[string]any)["secretString"], normalize.Redacted},
+		{"raw secretString", ev.RawMap()["requestParameters"].(map[string]any)["secretString"], normalize.Redacted},
 	})
 	if !strings.HasPrefix(ev.ID, "sha256:") || len(ev.ID) != len("sha256:")+32 {
 		t.Errorf("id = %q, want sha256:<32 hex>", ev.ID)
@@ -414,7 +414,7 @@ func TestRedact(t *testing.T) {
 		  "containerDefinitions":[{"name":"app","environment":[{"name":"API_KEY","value":"ak-123"}]}],"tokenValue":"tv"},
 		"userIdentity":{"type":"Root","accountId":"1"}}`)
 	evs, _ := Decode(v, normalize.Options{Raw: true}, normalize.Meta{})
-	raw, _ := json.Marshal(evs[0].Raw)
+	raw, _ := json.Marshal(evs[0].RawMap())
 	for _, secret := range []string{`"p1"`, `"p2"`, `"p3"`, "BEGIN", "c2VjcmV0", `"cs"`, `"sak"`, `"st"`, "QVdTOnRva2Vu", `"at"`, `"rt"`, `"it"`, `"sk"`, "PHNhbWw+", "eyJ", "pw1", "ak-123", `"tv"`} {
 		if strings.Contains(string(raw), secret) {
 			t.Errorf("raw still holds %s: %s", secret, raw)

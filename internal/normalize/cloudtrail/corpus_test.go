@@ -145,15 +145,15 @@ func checkEvent(t *testing.T, file string, i int, ev *event.Event) {
 	}
 	// The outcome, worked out from raw independently of the decoder.
 	wantOutcome := event.OutcomeSuccess
-	re, _ := ev.Raw["responseElements"].(map[string]any)
-	if ev.Raw["errorCode"] != nil || re[ev.Action] == "Failure" {
+	re, _ := ev.RawMap()["responseElements"].(map[string]any)
+	if ev.RawMap()["errorCode"] != nil || re[ev.Action] == "Failure" {
 		wantOutcome = event.OutcomeFailure
 	}
 	if ev.Outcome != wantOutcome {
 		t.Errorf("%s event %d: outcome %s, want %s (error code %q)", file, i, ev.Outcome, wantOutcome, ev.Cloud.ErrorCode)
 	}
-	raw, err := json.Marshal(ev.Raw)
-	if err != nil || ev.Raw == nil {
+	raw, err := json.Marshal(ev.RawMap())
+	if err != nil || ev.RawMap() == nil {
 		t.Fatalf("%s event %d: raw: %v", file, i, err)
 	}
 	if bytes.Contains(raw, []byte(stsTokenPrefix)) {

@@ -55,13 +55,13 @@ func FuzzDecode(f *testing.F) {
 			default:
 				t.Errorf("outcome %q", ev.Outcome)
 			}
-			if ev.Raw == nil {
-				t.Fatal("no raw with Options.Raw")
+			if ev.RawMap() == nil {
+				t.Fatal("no raw with Options.RawMap()")
 			}
-			if _, err := json.Marshal(ev.Raw); err != nil {
+			if _, err := json.Marshal(ev.RawMap()); err != nil {
 				t.Errorf("raw does not marshal: %v", err)
 			}
-			checkRedacted(t, ev.Raw)
+			checkRedacted(t, ev.RawMap())
 		}
 	})
 }

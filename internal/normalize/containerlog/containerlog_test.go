@@ -215,8 +215,8 @@ func TestFixtures(t *testing.T) {
 				if len(evs[i].ID) != 32 || strings.Trim(evs[i].ID, "0123456789abcdef") != "" {
 					t.Errorf("event %d: id %q is not 32 hex digits", i, evs[i].ID)
 				}
-				if evs[i].Raw != nil {
-					t.Errorf("event %d: raw set without Options.Raw", i)
+				if evs[i].RawMap() != nil {
+					t.Errorf("event %d: raw set without Options.RawMap()", i)
 				}
 			}
 			if d.Pending() != 0 {
@@ -265,7 +265,7 @@ func TestRaw(t *testing.T) {
 	if len(errs) > 0 || len(evs) != 1 {
 		t.Fatalf("%d events, errors %v", len(evs), errs)
 	}
-	raw := evs[0].Raw
+	raw := evs[0].RawMap()
 	if raw["stream"] != "stdout" {
 		t.Errorf("raw.stream = %v", raw["stream"])
 	}
@@ -279,8 +279,8 @@ func TestRaw(t *testing.T) {
 
 	evs, _ = d.DecodeText([]byte("2024-05-14T13:15:00.000000001Z stderr F:x password=hunter2"), normalize.Options{Raw: true}, normalize.Meta{})
 	want := map[string]any{"time": "2024-05-14T13:15:00.000000001Z", "stream": "stderr", "logtag": "F:x", "message": "password=[REDACTED]"}
-	if len(evs) != 1 || !reflect.DeepEqual(evs[0].Raw, want) {
-		t.Errorf("CRI raw = %v, want %v", evs[0].Raw, want)
+	if len(evs) != 1 || !reflect.DeepEqual(evs[0].RawMap(), want) {
+		t.Errorf("CRI raw = %v, want %v", evs[0].RawMap(), want)
 	}
 }
 

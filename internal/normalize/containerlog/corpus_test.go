@@ -108,8 +108,8 @@ func TestCorpusFluentBit(t *testing.T) {
 			if strings.HasSuffix(ev.Message, "\n") || ev.Message == "" {
 				t.Errorf("%s: message %q", f, ev.Message)
 			}
-			if ev.Raw["log"] != ev.Message {
-				t.Errorf("%s: raw.log %q", f, ev.Raw["log"])
+			if ev.RawMap()["log"] != ev.Message {
+				t.Errorf("%s: raw.log %q", f, ev.RawMap()["log"])
 			}
 		}
 	}

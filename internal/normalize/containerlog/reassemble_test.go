@@ -123,19 +123,19 @@ func TestMaxLineBytes(t *testing.T) {
 		t.Fatalf("pieces %q", m)
 	}
 	for i, ev := range got {
-		if ev.Raw[RawPartial] != true {
-			t.Errorf("piece %d not marked partial: %v", i, ev.Raw)
+		if ev.RawMap()[RawPartial] != true {
+			t.Errorf("piece %d not marked partial: %v", i, ev.RawMap())
 		}
 	}
 	// One part beyond the limit is delivered at once, whole.
 	got = text(t, d, o, f, "2024-05-14T13:15:02Z stdout P "+strings.Repeat("z", 30))
-	if len(got) != 1 || len(got[0].Message) != 30 || got[0].Raw[RawPartial] != true {
+	if len(got) != 1 || len(got[0].Message) != 30 || got[0].RawMap()[RawPartial] != true {
 		t.Fatalf("oversized part: %q", messages(got))
 	}
 	// A complete line is never marked.
 	got = text(t, d, o, f, "2024-05-14T13:15:03Z stdout F "+strings.Repeat("y", 30))
-	if len(got) != 1 || got[0].Raw[RawPartial] != nil {
-		t.Fatalf("complete line: %v", got[0].Raw)
+	if len(got) != 1 || got[0].RawMap()[RawPartial] != nil {
+		t.Fatalf("complete line: %v", got[0].RawMap())
 	}
 }
 
@@ -150,7 +150,7 @@ func TestMaxPendingAndFlush(t *testing.T) {
 	// Extending a moves it to the back: b is now the least recently extended.
 	text(t, d, o, "/var/log/containers/a_ns_app.log", "2024-05-14T13:15:01Z stdout P +")
 	evs := text(t, d, o, "/var/log/containers/c_ns_app.log", "2024-05-14T13:15:02Z stdout P c")
-	if len(evs) != 1 || evs[0].Message != "b" || evs[0].K8s.Pod != "b" || evs[0].Raw[RawPartial] != true || evs[0].K8s.Cluster != "c1" {
+	if len(evs) != 1 || evs[0].Message != "b" || evs[0].K8s.Pod != "b" || evs[0].RawMap()[RawPartial] != true || evs[0].K8s.Cluster != "c1" {
 		t.Fatalf("room made by delivering %q", messages(evs))
 	}
 	evs = d.Flush()

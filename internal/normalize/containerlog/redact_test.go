@@ -117,7 +117,7 @@ func TestNoSecretInEvents(t *testing.T) {
 			t.Fatalf("%q: %d events", ln, len(evs))
 		}
 		for _, ev := range evs {
-			dump := ev.Message + " " + ev.ID + " " + anyString(ev.Raw)
+			dump := ev.Message + " " + ev.ID + " " + anyString(ev.RawMap())
 			for _, s := range append(secrets, "k-123") {
 				if strings.Contains(dump, s) {
 					found = append(found, s)

@@ -63,16 +63,16 @@ func TestRawSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, errs := n.Normalize([]byte(auditEvent), normalize.Meta{})
-	if len(errs) > 0 || len(evs) != 1 || evs[0].Raw == nil {
+	if len(errs) > 0 || len(evs) != 1 || evs[0].RawMap() == nil {
 		t.Fatalf("k8s_audit: raw missing (%d events, %v)", len(evs), errs)
 	}
 	evs, errs = n.Normalize([]byte("2026-01-01T00:00:00Z stdout F hello"), normalize.Meta{File: "/var/log/containers/web-1_shop_web-0123.log"})
-	if len(errs) > 0 || len(evs) != 1 || evs[0].Raw != nil {
+	if len(errs) > 0 || len(evs) != 1 || evs[0].RawMap() != nil {
 		t.Fatalf("container_log: raw built though no rule reads it (%d events, %v)", len(evs), errs)
 	}
 	all, _ := detect.New(detect.Auto, normalize.Options{Raw: true})
 	evs, _ = all.Normalize([]byte("2026-01-01T00:00:01Z stdout F hello"), normalize.Meta{File: "/var/log/containers/web-1_shop_web-0123.log"})
-	if len(evs) != 1 || evs[0].Raw == nil {
+	if len(evs) != 1 || evs[0].RawMap() == nil {
 		t.Fatal("without RawSources, Raw applies to every source")
 	}
 }

@@ -73,7 +73,7 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("%s: incomplete event: source %q time %v id %q action %q actor %q/%q outcome %q cloud %+v",
 				name, ev.Source, ev.Time, ev.ID, ev.Action, ev.Actor.Name, ev.Actor.Type, ev.Outcome, ev.Cloud)
 		}
-		if ev.Raw == nil {
+		if ev.RawMap() == nil {
 			t.Errorf("%s: Raw not kept", name)
 		}
 		byAction[name] = ev

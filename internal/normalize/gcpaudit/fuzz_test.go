@@ -62,8 +62,8 @@ func FuzzDecode(f *testing.F) {
 					if ev.Source != event.SourceGCPAudit || ev.Time.IsZero() || ev.ID == "" || ev.Action == "" || ev.Actor.Name == "" || ev.Actor.Type == "" || ev.Outcome == "" {
 						t.Fatalf("incomplete event %+v", ev)
 					}
-					if raw != (ev.Raw != nil) {
-						t.Fatalf("Raw kept = %v with Options.Raw %v", ev.Raw != nil, raw)
+					if raw != (ev.RawMap() != nil) {
+						t.Fatalf("Raw kept = %v with Options.RawMap() %v", ev.RawMap() != nil, raw)
 					}
 				}
 			}

@@ -74,7 +74,7 @@ func TestDecodeFixtures(t *testing.T) {
 				{"target.name", ev.Target.Name, "shop-prod-4411"},
 				{"target.type", ev.Target.Type, "project"},
 				{"cloud", ev.Cloud, event.Cloud{Provider: "gcp", Account: "shop-prod-4411", Service: "cloudresourcemanager.googleapis.com"}},
-				{"raw member", rawPath(ev.Raw, "protoPayload", "serviceData", "policyDelta", "bindingDeltas", 0, "member"), "user:carla.backup.2019@gmail.com"},
+				{"raw member", rawPath(ev.RawMap(), "protoPayload", "serviceData", "policyDelta", "bindingDeltas", 0, "member"), "user:carla.backup.2019@gmail.com"},
 			}
 		}},
 		{"activity-sa-key-impersonated.json", func(ev *event.Event) []check {
@@ -90,9 +90,9 @@ func TestDecodeFixtures(t *testing.T) {
 				{"target.type", ev.Target.Type, "service_account"},
 				{"cloud.service", ev.Cloud.Service, "iam.googleapis.com"},
 				{"issued (the new key)", ev.Issued, event.Issued{Principal: "ci-runner@shop-prod-4411.iam.gserviceaccount.com", SessionID: "projects/shop-prod-4411/serviceAccounts/ci-runner@shop-prod-4411.iam.gserviceaccount.com/keys/5d2c0e7a9b1f43c6a8e2d4b6f0a1c3e5"}},
-				{"raw privateKeyData", rawPath(ev.Raw, "protoPayload", "response", "privateKeyData"), Redacted},
-				{"raw key name kept", rawPath(ev.Raw, "protoPayload", "response", "name"), "projects/shop-prod-4411/serviceAccounts/ci-runner@shop-prod-4411.iam.gserviceaccount.com/keys/5d2c0e7a9b1f43c6a8e2d4b6f0a1c3e5"},
-				{"raw private_key_type kept", rawPath(ev.Raw, "protoPayload", "response", "private_key_type"), 2.0},
+				{"raw privateKeyData", rawPath(ev.RawMap(), "protoPayload", "response", "privateKeyData"), Redacted},
+				{"raw key name kept", rawPath(ev.RawMap(), "protoPayload", "response", "name"), "projects/shop-prod-4411/serviceAccounts/ci-runner@shop-prod-4411.iam.gserviceaccount.com/keys/5d2c0e7a9b1f43c6a8e2d4b6f0a1c3e5"},
+				{"raw private_key_type kept", rawPath(ev.RawMap(), "protoPayload", "response", "private_key_type"), 2.0},
 			}
 		}},
 		{"data-access-workload-identity-token.json", func(ev *event.Event) []check {
@@ -143,14 +143,14 @@ func TestDecodeFixtures(t *testing.T) {
 				{"target.name", ev.Target.Name, "shop-public-assets"},
 				{"target.type", ev.Target.Type, "gcs_bucket"},
 				{"cloud.region", ev.Cloud.Region, "southamerica-east1"},
-				{"raw in LogEntry shape: bindingDeltas", rawPath(ev.Raw, "protoPayload", "serviceData", "policyDelta", "bindingDeltas", 0, "member"), "allUsers"},
-				{"raw serviceData @type", rawPath(ev.Raw, "protoPayload", "serviceData", "@type"), "type.googleapis.com/google.iam.v1.logging.AuditData"},
-				{"raw requestJson parsed", rawPath(ev.Raw, "protoPayload", "request", "policy", "bindings", 0, "members", 0), "allUsers"},
-				{"raw requestJson secret", rawPath(ev.Raw, "protoPayload", "request", "hmacSecret"), Redacted},
-				{"raw unparsable responseJson", rawPath(ev.Raw, "protoPayload", "response"), Redacted},
-				{"raw @type", rawPath(ev.Raw, "protoPayload", "@type"), AuditLogType},
-				{"raw BigQuery column gone", rawPath(ev.Raw, "protopayload_auditlog"), nil},
-				{"raw nulls dropped", hasKey(ev.Raw, "textPayload"), false},
+				{"raw in LogEntry shape: bindingDeltas", rawPath(ev.RawMap(), "protoPayload", "serviceData", "policyDelta", "bindingDeltas", 0, "member"), "allUsers"},
+				{"raw serviceData @type", rawPath(ev.RawMap(), "protoPayload", "serviceData", "@type"), "type.googleapis.com/google.iam.v1.logging.AuditData"},
+				{"raw requestJson parsed", rawPath(ev.RawMap(), "protoPayload", "request", "policy", "bindings", 0, "members", 0), "allUsers"},
+				{"raw requestJson secret", rawPath(ev.RawMap(), "protoPayload", "request", "hmacSecret"), Redacted},
+				{"raw unparsable responseJson", rawPath(ev.RawMap(), "protoPayload", "response"), Redacted},
+				{"raw @type", rawPath(ev.RawMap(), "protoPayload", "@type"), AuditLogType},
+				{"raw BigQuery column gone", rawPath(ev.RawMap(), "protopayload_auditlog"), nil},
+				{"raw nulls dropped", hasKey(ev.RawMap(), "textPayload"), false},
 			}
 		}},
 		{"activity-firewall-insert-first.json", func(ev *event.Event) []check {
@@ -171,11 +171,11 @@ func TestDecodeFixtures(t *testing.T) {
 				{"cloud.error_code", ev.Cloud.ErrorCode, "PERMISSION_DENIED"},
 				{"actor.source_ip (IPv6)", ev.Actor.SourceIP, "2001:db8:4f2::1c"},
 				{"target.name", ev.Target.Name, "ledger-db-password"},
-				{"raw payload.data", rawPath(ev.Raw, "protoPayload", "request", "payload", "data"), Redacted},
-				{"raw payload.dataCrc32c kept", rawPath(ev.Raw, "protoPayload", "request", "payload", "dataCrc32c"), "2841920317"},
-				{"raw dbPassword", rawPath(ev.Raw, "protoPayload", "request", "dbPassword"), Redacted},
-				{"raw authorization header", rawPath(ev.Raw, "protoPayload", "requestMetadata", "requestAttributes", "headers", "authorization"), Redacted},
-				{"raw authorizationInfo kept", rawPath(ev.Raw, "protoPayload", "authorizationInfo", 0, "permission"), "secretmanager.versions.add"},
+				{"raw payload.data", rawPath(ev.RawMap(), "protoPayload", "request", "payload", "data"), Redacted},
+				{"raw payload.dataCrc32c kept", rawPath(ev.RawMap(), "protoPayload", "request", "payload", "dataCrc32c"), "2841920317"},
+				{"raw dbPassword", rawPath(ev.RawMap(), "protoPayload", "request", "dbPassword"), Redacted},
+				{"raw authorization header", rawPath(ev.RawMap(), "protoPayload", "requestMetadata", "requestAttributes", "headers", "authorization"), Redacted},
+				{"raw authorizationInfo kept", rawPath(ev.RawMap(), "protoPayload", "authorizationInfo", 0, "permission"), "secretmanager.versions.add"},
 			}
 		}},
 		{"data-access-anonymous-object-read.json", func(ev *event.Event) []check {
@@ -192,8 +192,8 @@ func TestDecodeFixtures(t *testing.T) {
 				{"action", ev.Action, "v1.compute.instances.setMetadata"},
 				{"outcome (operation first and last)", ev.Outcome, event.OutcomeSuccess},
 				{"cloud.region", ev.Cloud.Region, "southamerica-east1-a"},
-				{"raw metadata key kept", rawPath(ev.Raw, "protoPayload", "request", "items", 0, "key"), "startup-script"},
-				{"raw script scrubbed", strings.Contains(rawPath(ev.Raw, "protoPayload", "request", "items", 0, "value").(string), "curl -H"), true},
+				{"raw metadata key kept", rawPath(ev.RawMap(), "protoPayload", "request", "items", 0, "key"), "startup-script"},
+				{"raw script scrubbed", strings.Contains(rawPath(ev.RawMap(), "protoPayload", "request", "items", 0, "value").(string), "curl -H"), true},
 			}
 		}},
 		{"org-no-insertid-no-type.json", func(ev *event.Event) []check {
@@ -306,7 +306,7 @@ func TestMethodFallbackAndCluster(t *testing.T) {
 		{"cloud.region", ev.Cloud.Region, "southamerica-east1"},
 		{"actor.type", ev.Actor.Type, "service"},
 		{"outcome (operation end)", ev.Outcome, event.OutcomeSuccess},
-		{"raw not kept", ev.Raw == nil, true},
+		{"raw not kept", ev.RawMap() == nil, true},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v, want %#v", c.field, c.got, c.want)
@@ -415,7 +415,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		out, err := json.Marshal(struct {
 			*event.Event
 			Raw map[string]any
-		}{ev, ev.Raw})
+		}{ev, ev.RawMap()})
 		if err != nil {
 			t.Fatal(err)
 		}

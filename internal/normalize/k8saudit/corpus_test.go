@@ -98,7 +98,7 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("%s: incomplete event: source=%q time=%v id=%q action=%q actor=%q/%q outcome=%q",
 					r.rec.Origin, ev.Source, ev.Time, ev.ID, ev.Action, ev.Actor.Name, ev.Actor.Type, ev.Outcome)
 			}
-			if ev.Raw == nil {
+			if ev.RawMap() == nil {
 				t.Errorf("%s: no raw event", r.rec.Origin)
 			}
 		}

@@ -116,8 +116,8 @@ func TestEnvelopes(t *testing.T) {
 					if got != w {
 						t.Errorf("event %d = %+v, want %+v", i, got, w)
 					}
-					if ev.Source != event.SourceK8sAudit || ev.Time.IsZero() || ev.Raw == nil {
-						t.Errorf("event %d: source %q time %v raw %v", i, ev.Source, ev.Time, ev.Raw != nil)
+					if ev.Source != event.SourceK8sAudit || ev.Time.IsZero() || ev.RawMap() == nil {
+						t.Errorf("event %d: source %q time %v raw %v", i, ev.Source, ev.Time, ev.RawMap() != nil)
 					}
 				}
 			})

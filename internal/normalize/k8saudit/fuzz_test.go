@@ -52,8 +52,8 @@ func FuzzDecode(f *testing.F) {
 				if ev.Source == "" || ev.ID == "" || ev.Action == "" || ev.Time.IsZero() || ev.Outcome == "" {
 					t.Fatalf("incomplete event: %+v", ev)
 				}
-				if raw != (ev.Raw != nil) {
-					t.Fatalf("raw=%v but Raw is %v", raw, ev.Raw != nil)
+				if raw != (ev.RawMap() != nil) {
+					t.Fatalf("raw=%v but Raw is %v", raw, ev.RawMap() != nil)
 				}
 			}
 		}

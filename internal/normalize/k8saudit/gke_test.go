@@ -51,15 +51,15 @@ func TestGKE(t *testing.T) {
 		{"pod.outcome", pod.Outcome, event.OutcomeSuccess},
 		{"pod.cloud", pod.Cloud, gcp},
 	})
-	if pod.Raw == nil {
+	if pod.RawMap() == nil {
 		t.Fatal("no raw")
 	}
 	// The bodies are reachable as in a plain audit event.
-	req, _ := pod.Raw["requestObject"].(map[string]any)
+	req, _ := pod.RawMap()["requestObject"].(map[string]any)
 	if spec, _ := req["spec"].(map[string]any); spec["hostPID"] != true {
 		t.Errorf("raw.requestObject.spec = %v", spec)
 	}
-	if pp, _ := pod.Raw["protoPayload"].(map[string]any); pp["methodName"] != "io.k8s.core.v1.pods.create" {
+	if pp, _ := pod.RawMap()["protoPayload"].(map[string]any); pp["methodName"] != "io.k8s.core.v1.pods.create" {
 		t.Errorf("raw.protoPayload = %v", pp)
 	}
 

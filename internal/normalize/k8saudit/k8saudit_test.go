@@ -103,7 +103,7 @@ func TestPodCreateFixture(t *testing.T) {
 		{"workload.images", w.Images, []string{"registry.example.com/payments/ledger:2.14.1"}},
 		{"workload.host_paths", w.HostPaths, []string(nil)},
 		{"workload.containers", w.Containers, []event.Container{{Name: "ledger", Image: "registry.example.com/payments/ledger:2.14.1", Kind: "container"}}},
-		{"raw without Options.Raw", ev.Raw, map[string]any(nil)},
+		{"raw without Options.RawMap()", ev.RawMap(), map[string]any(nil)},
 		{"cloud", ev.Cloud, event.Cloud{}},
 		{"issued", ev.Issued, event.Issued{}},
 	})
@@ -182,7 +182,7 @@ func TestEventList(t *testing.T) {
 		{"token.target", token.Target, event.Target{Type: "serviceaccounts", Subresource: "token", Namespace: "payments", Name: "ledger"}},
 		{"token.issued", token.Issued, event.Issued{Subject: "system:serviceaccount:payments:ledger", SessionID: "JTI=4b7e2c9a-13f5-4d8e-9a60-7c1b3e5f2d84"}},
 		{"token.k8s.kind", token.K8s.Kind, "TokenRequest"},
-		{"token raw status.token", token.Raw["responseObject"].(map[string]any)["status"].(map[string]any)["token"], normalize.Redacted},
+		{"token raw status.token", token.RawMap()["responseObject"].(map[string]any)["status"].(map[string]any)["token"], normalize.Redacted},
 	})
 	if s := dump(token); strings.Contains(s, "eyJhbGciOiJSUzI1NiIs") {
 		t.Errorf("the issued token survived normalization: %s", s)
@@ -424,7 +424,7 @@ func TestRedactsSecrets(t *testing.T) {
 					t.Fatalf("errors %v", errs)
 				}
 				for _, ev := range evs {
-					if raw && ev.Raw == nil {
+					if raw && ev.RawMap() == nil {
 						t.Fatal("no raw event")
 					}
 					s := dump(ev)
@@ -442,7 +442,7 @@ func TestRedactsSecrets(t *testing.T) {
 	}
 	// The non-secret parts stay readable.
 	ev := decodeOne(t, fixture(t, "secret-create.json"), normalize.Options{Raw: true})
-	meta := ev.Raw["requestObject"].(map[string]any)["metadata"].(map[string]any)
+	meta := ev.RawMap()["requestObject"].(map[string]any)["metadata"].(map[string]any)
 	if got := meta["annotations"].(map[string]any)["owner"]; got != "payments-team" {
 		t.Errorf("owner annotation = %v", got)
 	}
@@ -478,7 +478,7 @@ func dump(ev *event.Event) string {
 	if err != nil {
 		panic(err)
 	}
-	r, err := json.Marshal(ev.Raw)
+	r, err := json.Marshal(ev.RawMap())
 	if err != nil {
 		panic(err)
 	}
