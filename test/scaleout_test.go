@@ -282,4 +282,3 @@ func (s *alertSink) byRule() map[string][]string {
 	}
 	return out
 }
-

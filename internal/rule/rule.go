@@ -60,9 +60,10 @@ type Rule struct {
 	summary    []segment
 	meta       alert.Rule
 	compileErr *LoadError
-	pos        int   // index in its Set's Rules and stats
-	usesRaw    bool  // the condition or summary reads raw
-	gate       []int // ids of literals message must contain one of; nil: always evaluated (literals.go)
+	pos        int        // index in its Set's Rules and stats
+	pre        constraint // what the condition requires of the prefilter's fields
+	usesRaw    bool       // the condition or summary reads raw
+	gate       []int      // ids of literals message must contain one of; nil: always evaluated (literals.go)
 }
 
 // Test is an example event with its expected outcome.
@@ -105,6 +106,10 @@ var tactics = map[string]bool{
 // The tuning's lists and macros are patched in by name when tn is not nil.
 func exprOptions(tn *tuning, src ...string) []expr.Option {
 	opts := []expr.Option{
+		// A value, not a pointer: expr then compiles target.type, k8s.workload.present
+		// and every other field path to one indexed load of the leaf, instead of
+		// looking up each name at run time and copying the structs on the way
+		// (Target, K8s) into interfaces. Evaluation still takes *event.Event.
 		expr.Env(event.Event{}),
 		// inCIDR(ip, "10.0.0.0/8", ...) reports whether ip is in any prefix.
 		expr.Function("inCIDR", inCIDR, new(func(string, ...string) bool)),
@@ -150,6 +155,7 @@ func (r *Rule) compile(tn *tuning) error {
 			return fmt.Errorf("condition: %w", err)
 		}
 		r.program = prog
+		r.pre = constraints(prog.Node())
 		nodes = append(nodes, prog.Node())
 	}
 	summary := r.Summary

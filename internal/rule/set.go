@@ -19,9 +19,12 @@ type Set struct {
 
 	tuning   *tuning            // the lists and macros the rules were compiled with
 	bySource map[string][]*Rule // enabled rules per source, "" for any-source rules
-	byID     map[string]*Rule
-	stats    []ruleStats  // parallel to Rules; Rule.pos indexes it
-	gates    *literalGate // literal gates of the rules that have one (literals.go)
+	// prefilter indexes bySource per source by the fields conditions
+	// require (prefilter.go); the last holds the any-source rules alone.
+	prefilter []*prefilter
+	byID      map[string]*Rule
+	stats     []ruleStats  // parallel to Rules; Rule.pos indexes it
+	gates     *literalGate // literal gates of the rules that have one (literals.go)
 }
 
 type ruleStats struct {
@@ -30,6 +33,11 @@ type ruleStats struct {
 
 // Stats are a rule's counters since load.
 type Stats struct {
+	// Evaluations counts the times the condition ran. An event the
+	// prefilter index rules out (its action, target.type,
+	// target.subresource or outcome is not one the condition requires),
+	// or whose message has none of the rule's gate literals, does not run
+	// it and is not counted.
 	Evaluations, Matches, Errors uint64
 	// Suppressed counts conditions that matched but an exception
 	// suppressed; they are not in Matches.
@@ -47,6 +55,7 @@ func (s *Set) index() {
 			s.bySource[r.Source] = append(s.bySource[r.Source], r)
 		}
 	}
+	s.buildPrefilter()
 	s.gates = buildGates(s.Rules)
 }
 
@@ -87,6 +96,10 @@ type Evaluator struct {
 	// access, a type mismatch). The rule is counted and skipped; the
 	// others still run. May be nil.
 	OnError func(r *Rule, ev *event.Event, err error)
+	// NoPrefilter runs every enabled rule of the event's source, without
+	// the prefilter index (literal gates still apply): the alerts are the
+	// same, only slower. For tests and benchmarks.
+	NoPrefilter bool
 }
 
 // MemoryBudget bounds what one rule evaluation may allocate, in expr's
@@ -109,25 +122,42 @@ func (s *Set) NewEvaluator() *Evaluator {
 func (e *Evaluator) Set() *Set { return e.set }
 
 // Eval evaluates every enabled rule for ev's source and returns an alert
-// per match, appended to dst.
+// per match, appended to dst. Rules that could not match are skipped:
+// those the prefilter index rules out for ev's action, target.type,
+// target.subresource or outcome (prefilter.go), and those whose literal
+// gate finds none of its literals in ev's message (literals.go).
 func (e *Evaluator) Eval(dst []*alert.Alert, ev *event.Event) []*alert.Alert {
 	e.hits.reset()
-	for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
-		for _, r := range group {
-			if r.gate != nil && !e.hits.open(e.set.gates, r, ev.Message) {
-				continue // cannot match: none of its literals is in the message
-			}
-			matched, err := e.match(r, ev)
-			if err != nil {
-				if e.OnError != nil {
-					e.OnError(r, ev, err)
-				}
-				continue
-			}
-			if matched {
-				dst = append(dst, e.alert(r, ev))
+	if e.NoPrefilter || e.set.prefilter == nil {
+		for _, group := range [2][]*Rule{e.set.bySource[ev.Source], e.set.bySource[""]} {
+			for _, r := range group {
+				dst = e.eval(dst, r, ev)
 			}
 		}
+		return dst
+	}
+	for _, r := range e.set.prefilterFor(ev.Source).candidates(ev) {
+		if r.pre.admits(ev) {
+			dst = e.eval(dst, r, ev)
+		}
+	}
+	return dst
+}
+
+// eval evaluates r on ev and appends an alert if it matches.
+func (e *Evaluator) eval(dst []*alert.Alert, r *Rule, ev *event.Event) []*alert.Alert {
+	if r.gate != nil && !e.hits.open(e.set.gates, r, ev.Message) {
+		return dst // cannot match: none of its literals is in the message
+	}
+	matched, err := e.match(r, ev)
+	if err != nil {
+		if e.OnError != nil {
+			e.OnError(r, ev, err)
+		}
+		return dst
+	}
+	if matched {
+		dst = append(dst, e.alert(r, ev))
 	}
 	return dst
 }
