@@ -42,6 +42,7 @@ type harness struct {
 	brokers        []string
 	redisAddr      string
 	ownRedis       bool
+	redisProc      *child // the redis-server the harness started
 	sink           *sink
 	topics         map[string]string // gen topic -> broker topic of the throughput stream
 	formats        map[string]string // broker topic -> format
@@ -149,11 +150,11 @@ func (h *harness) run(ctx context.Context) (*result, error) {
 
 	if slices.Contains(o.Variants, variantRedis) {
 		if o.Redis == "" {
-			addr, _, err := startRedis(ctx, h.tmp)
+			addr, c, err := startRedis(ctx, h.tmp)
 			if err != nil {
 				return h.res, err
 			}
-			h.redisAddr, h.ownRedis = addr, true
+			h.redisAddr, h.ownRedis, h.redisProc = addr, true, c
 		} else {
 			h.redisAddr = o.Redis
 		}
@@ -391,7 +392,7 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 	launched := time.Now()
 	expected := float64(o.Events)
 	var t0, t1 time.Time
-	var cpu0, cpu1 float64
+	var cpu0, cpu1, rcpu0, rcpu1 float64
 	var s *scrape
 	deadline := launched.Add(o.Timeout)
 	lastLog, lastSample := launched, launched
@@ -410,9 +411,9 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 		consumed := s.get("vigia_messages_consumed_total")
 		switch {
 		case s == nil || consumed == 0:
-			t0, cpu0 = now, cpuOf(ps)
+			t0, cpu0, rcpu0 = now, cpuOf(ps), h.redisCPU(variant)
 		case consumed >= expected && s.get("vigia_messages_in_flight") == 0:
-			t1, cpu1 = now, cpuOf(ps)
+			t1, cpu1, rcpu1 = now, cpuOf(ps), h.redisCPU(variant)
 		}
 		if now.After(deadline) && t1.IsZero() {
 			return vr, fmt.Errorf("%s: %.0f of %d messages consumed after %s", variant, consumed, o.Events, o.Timeout)
@@ -447,9 +448,13 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 	if vr.CPUSeconds > 0 {
 		vr.EventsPerCPUSecond = float64(o.Events) / vr.CPUSeconds
 	}
+	vr.RedisCPUSecondsPerMillion = (rcpu1 - rcpu0) / float64(o.Events) * 1e6
 	vr.StartupSeconds = t0.Sub(launched).Seconds()
 	vr.StartupCPUSeconds = cpu0
 	h.logf("  %d messages in %.1fs: %.0f messages/s, %.2f CPU-s per 1M", o.Events, vr.Seconds, vr.EventsPerSec, vr.CPUSecondsPerMillion)
+	if vr.RedisCPUSecondsPerMillion > 0 {
+		h.logf("  redis-server: %.2f CPU-s per 1M", vr.RedisCPUSecondsPerMillion)
+	}
 
 	// Handled means committed: every offset up to the end.
 	topics := slices.Sorted(maps.Values(h.topics))
@@ -807,4 +812,14 @@ func quarterRates(tl []sample) (q [6]float64) {
 		prev = s
 	}
 	return q
+}
+
+// redisCPU returns the CPU time of the redis-server the harness started,
+// for the redis variant; 0 otherwise.
+func (h *harness) redisCPU(variant string) float64 {
+	if variant != variantRedis || h.redisProc == nil {
+		return 0
+	}
+	s, _ := cpuSeconds(h.redisProc.pid())
+	return s
 }

@@ -79,6 +79,9 @@ type variantResult struct {
 	// available core would reach, less sensitive than EventsPerSec to
 	// other load on the machine.
 	EventsPerCPUSecond float64 `json:"events_per_cpu_second"`
+	// RedisCPUSecondsPerMillion is the CPU of the redis-server the
+	// harness started, during the run (redis variant).
+	RedisCPUSecondsPerMillion float64 `json:"redis_cpu_seconds_per_million,omitempty"`
 	// Start-up: from launch to the first message consumed (rule loading,
 	// group join), and the CPU it took.
 	StartupSeconds    float64 `json:"startup_seconds"`
