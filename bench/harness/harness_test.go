@@ -108,3 +108,30 @@ vigia_alert_latency_seconds_count 3
 		t.Errorf("parsed %+v", s)
 	}
 }
+
+// TestCaughtUp: a partition counts as done when the process that owns it
+// now fetched it to the end, whatever a process that lost it last saw.
+func TestCaughtUp(t *testing.T) {
+	a, _ := parseMetrics(bytes.NewBufferString(`vigia_consumer_lag{partition="0",topic="t"} 0
+vigia_consumer_lag{partition="1",topic="t"} 120
+vigia_messages_in_flight 0
+`))
+	b, _ := parseMetrics(bytes.NewBufferString(`vigia_consumer_lag{partition="1",topic="t"} 0
+vigia_messages_in_flight 0
+`))
+	if a.caughtUp(2) {
+		t.Error("one process with partition 1 behind: caught up")
+	}
+	if !addScrapes(a, b).caughtUp(2) {
+		t.Error("partition 1 at its end in the process that owns it now: not caught up")
+	}
+	if addScrapes(a, b).caughtUp(3) {
+		t.Error("a partition never fetched: caught up")
+	}
+	c, _ := parseMetrics(bytes.NewBufferString(`vigia_consumer_lag{partition="1",topic="t"} 0
+vigia_messages_in_flight 4
+`))
+	if addScrapes(a, c).caughtUp(2) {
+		t.Error("messages in flight: caught up")
+	}
+}

@@ -59,6 +59,20 @@ func createTopics(ctx context.Context, brokers []string, topics []string, partit
 	}
 }
 
+// partitionCount returns the number of partitions of topics together.
+func partitionCount(ctx context.Context, brokers []string, topics []string) (int, error) {
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range md.Topics {
+		n += len(t.Partitions)
+	}
+	return n, nil
+}
+
 func compression(name string) (compress.Compression, error) {
 	switch name {
 	case "", "none":

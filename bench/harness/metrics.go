@@ -18,6 +18,9 @@ import (
 type scrape struct {
 	sums    map[string]float64  // metric name -> sum over label sets
 	buckets map[float64]float64 // vigia_alert_latency_seconds: le -> cumulative count
+	// lag is vigia_consumer_lag per partition (its label set): messages
+	// behind the high watermark as of the last message fetched from it.
+	lag map[string]float64
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
@@ -38,7 +41,7 @@ func scrapeMetrics(ctx context.Context, addr string) (*scrape, error) {
 
 // parseMetrics reads the Prometheus text format.
 func parseMetrics(r io.Reader) (*scrape, error) {
-	s := &scrape{sums: map[string]float64{}, buckets: map[float64]float64{}}
+	s := &scrape{sums: map[string]float64{}, buckets: map[float64]float64{}, lag: map[string]float64{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -60,6 +63,9 @@ func parseMetrics(r io.Reader) (*scrape, error) {
 			name, labels = series[:i], series[i:]
 		}
 		s.sums[name] += v
+		if name == "vigia_consumer_lag" {
+			s.lag[labels] = v
+		}
 		if name == "vigia_alert_latency_seconds_bucket" {
 			if i := strings.Index(labels, `le="`); i >= 0 {
 				rest := labels[i+4:]
@@ -80,12 +86,19 @@ func (s *scrape) get(name string) float64 {
 	return s.sums[name]
 }
 
-// addScrapes sums the scrapes of several processes.
+// addScrapes sums the scrapes of several processes. A partition's lag is
+// the smallest any process reports: a process that lost the partition in
+// a rebalance keeps reporting the lag it had then.
 func addScrapes(ss ...*scrape) *scrape {
-	out := &scrape{sums: map[string]float64{}, buckets: map[float64]float64{}}
+	out := &scrape{sums: map[string]float64{}, buckets: map[float64]float64{}, lag: map[string]float64{}}
 	for _, s := range ss {
 		if s == nil {
 			continue
+		}
+		for k, v := range s.lag {
+			if old, ok := out.lag[k]; !ok || v < old {
+				out.lag[k] = v
+			}
 		}
 		for k, v := range s.sums {
 			out.sums[k] += v
@@ -130,4 +143,18 @@ func quantile(q float64, before, after *scrape) (float64, int64) {
 		lower, prev = b.le, b.n
 	}
 	return lower, int64(total)
+}
+
+// caughtUp reports whether every one of partitions partitions was
+// fetched to its end (lag 0) and nothing fetched is still being handled.
+func (s *scrape) caughtUp(partitions int) bool {
+	if s == nil || len(s.lag) < partitions || s.get("vigia_messages_in_flight") != 0 {
+		return false
+	}
+	for _, v := range s.lag {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
