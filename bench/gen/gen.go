@@ -57,8 +57,8 @@ type Options struct {
 	// Default: 10,000.
 	Pods int
 	// Samples is the directory of the public sample logs
-	// (../shared/data/public beside the project). "" uses the bundled
-	// samples only; a directory that does not exist is an error.
+	// (../shared/data/public beside the project). "" or a directory that
+	// does not exist uses the bundled samples only (SampleSet tells).
 	Samples string
 	// Start is the event time of the first message. Default: now minus the
 	// stream's event-time span, so the stream ends about now.
@@ -174,7 +174,7 @@ func New(opts Options) (*Generator, error) {
 	}
 	if opts.Samples != "" {
 		if fi, err := os.Stat(opts.Samples); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("gen: public samples directory %q: not a directory", opts.Samples)
+			opts.Samples = "" // absent, as in a user's clone: SampleSet says so
 		}
 	}
 	set, err := loadTemplates(opts.Root, opts.Samples)
