@@ -222,3 +222,15 @@ func BenchmarkNext(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/float64(b.N), "bytes/msg")
 }
+
+// TestSamplesAbsent: a public samples directory that is not there (a
+// user's clone) means the bundled samples, and says so.
+func TestSamplesAbsent(t *testing.T) {
+	g, err := New(Options{Events: 10, Samples: t.TempDir() + "/absent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.SampleSet() != "bundled" {
+		t.Errorf("SampleSet() = %q, want bundled", g.SampleSet())
+	}
+}
