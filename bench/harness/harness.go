@@ -495,6 +495,12 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 		if vr.GroupKeys, vr.CorrelationKeys, err = groupKeys(ctx, h.redisAddr, prefix); err != nil {
 			h.res.Errors = append(h.res.Errors, fmt.Sprintf("%s: counting correlation keys: %v", variant, err))
 		}
+		if h.ownRedis {
+			// Statistics were reset before the run: these are its commands.
+			if cmds, err := redisCommands(ctx, h.redisAddr, vr.Handled); err == nil {
+				vr.RedisCommands = cmds[:min(len(cmds), 12)]
+			}
+		}
 	}
 	h.logf("  alerts: %d enqueued, %d delivered, %d suppressed; %d correlation alerts; peak RSS %.0f MiB",
 		vr.AlertsEnqueued, vr.AlertsDelivered, vr.AlertsSuppressed, vr.CorrelationAlerts, float64(vr.PeakRSSBytes)/(1<<20))

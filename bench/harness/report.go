@@ -82,6 +82,9 @@ type variantResult struct {
 	// RedisCPUSecondsPerMillion is the CPU of the redis-server the
 	// harness started, during the run (redis variant).
 	RedisCPUSecondsPerMillion float64 `json:"redis_cpu_seconds_per_million,omitempty"`
+	// RedisCommands are the commands the harness's own Redis served
+	// during the run (INFO commandstats), the most expensive first.
+	RedisCommands []redisCommand `json:"redis_commands,omitempty"`
 	// Start-up: from launch to the first message consumed (rule loading,
 	// group join), and the CPU it took.
 	StartupSeconds    float64 `json:"startup_seconds"`
