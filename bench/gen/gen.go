@@ -50,6 +50,17 @@ type Options struct {
 	// AttackRatio is the fraction of messages drawn from templates that
 	// raise alerts. Default: 0.005. Use a negative value for none.
 	AttackRatio float64
+	// SignalRatio is the fraction drawn from templates that only feed
+	// correlations (signal-only rules fire: refused requests, console
+	// logins, long-term keys' calls, Secret reads). The public samples are
+	// mostly attack detonations, whose quieter records are signals, so
+	// drawing them uniformly would make a third of the stream signals.
+	// Default: 0.05. Negative: none.
+	SignalRatio float64
+	// NearMissRatio is the fraction drawn from the rule tests' negative
+	// examples, written to come as close to a rule as possible (each runs
+	// a rule's regular expressions). Default: 0.01. Negative: none.
+	NearMissRatio float64
 	// Identities is the number of distinct human and workload identities.
 	// Default: 10,000.
 	Identities int
@@ -90,11 +101,13 @@ var DefaultMix = map[string]float64{
 
 // Defaults.
 const (
-	DefaultEvents      = 1_000_000
-	DefaultAttackRatio = 0.005
-	DefaultIdentities  = 10_000
-	DefaultPods        = 10_000
-	DefaultRate        = 20_000
+	DefaultEvents        = 1_000_000
+	DefaultAttackRatio   = 0.005
+	DefaultSignalRatio   = 0.05
+	DefaultNearMissRatio = 0.01
+	DefaultIdentities    = 10_000
+	DefaultPods          = 10_000
+	DefaultRate          = 20_000
 )
 
 // Topic is one topic of the stream: one per source.
@@ -126,6 +139,30 @@ type Message struct {
 	Time time.Time
 }
 
+// Template classes. A template's class is what the shipped rules make of
+// it: an attack raises an alert; a signal only feeds correlations (a
+// refused request, a console login, a long-term key's call); a near miss
+// is a rule test's negative example, written to come close to a rule;
+// benign is the rest of the real samples.
+const (
+	classBenign = iota
+	classAttack
+	classSignal
+	classNearMiss
+	classes
+)
+
+var classNames = [classes]string{"benign", "attack", "signal", "near_miss"}
+
+// fallback is the order classes are tried in when a source has no
+// template of the class drawn.
+var fallback = [classes][]int{
+	classBenign:   {classNearMiss, classSignal, classAttack},
+	classAttack:   {classSignal, classBenign, classNearMiss},
+	classSignal:   {classBenign, classNearMiss, classAttack},
+	classNearMiss: {classBenign, classSignal, classAttack},
+}
+
 // Generator produces the stream. It is not safe for concurrent use.
 type Generator struct {
 	opts    Options
@@ -149,6 +186,14 @@ func New(opts Options) (*Generator, error) {
 		opts.AttackRatio = DefaultAttackRatio
 	}
 	opts.AttackRatio = min(max(opts.AttackRatio, 0), 1)
+	if opts.SignalRatio == 0 {
+		opts.SignalRatio = DefaultSignalRatio
+	}
+	opts.SignalRatio = min(max(opts.SignalRatio, 0), 1)
+	if opts.NearMissRatio == 0 {
+		opts.NearMissRatio = DefaultNearMissRatio
+	}
+	opts.NearMissRatio = min(max(opts.NearMissRatio, 0), 1)
 	if opts.Identities <= 0 {
 		opts.Identities = DefaultIdentities
 	}
@@ -190,7 +235,11 @@ func New(opts Options) (*Generator, error) {
 	total := 0.0
 	for _, s := range event.Sources {
 		w := opts.Mix[s]
-		if w <= 0 || len(set.by[s][0])+len(set.by[s][1]) == 0 {
+		n := 0
+		for _, c := range set.by[s] {
+			n += len(c)
+		}
+		if w <= 0 || n == 0 {
 			continue
 		}
 		g.sources = append(g.sources, s)
@@ -214,12 +263,23 @@ func (g *Generator) Next() Message {
 		si++
 	}
 	src := g.sources[si]
-	attack := g.rng.Float64() < g.opts.AttackRatio
-	cls := g.set.by[src][b2i(attack)]
-	if len(cls) == 0 { // this source has no template of the class drawn
-		attack = !attack
-		cls = g.set.by[src][b2i(attack)]
+	class := classBenign
+	switch u := g.rng.Float64(); {
+	case u < g.opts.AttackRatio:
+		class = classAttack
+	case u < g.opts.AttackRatio+g.opts.SignalRatio:
+		class = classSignal
+	case u < g.opts.AttackRatio+g.opts.SignalRatio+g.opts.NearMissRatio:
+		class = classNearMiss
 	}
+	cls := g.set.by[src][class]
+	for _, c := range fallback[class] { // this source has no template of the class drawn
+		if len(cls) > 0 {
+			break
+		}
+		class, cls = c, g.set.by[src][c]
+	}
+	attack := class == classAttack
 	t := cls[g.rng.IntN(len(cls))]
 
 	k := g.n
@@ -250,8 +310,9 @@ func (g *Generator) Generate(n int) []Message {
 func (g *Generator) Stats() map[string]int {
 	m := map[string]int{}
 	for _, s := range event.Sources {
-		m[s+"/benign"] = len(g.set.by[s][0])
-		m[s+"/attack"] = len(g.set.by[s][1])
+		for c, name := range classNames {
+			m[s+"/"+name] = len(g.set.by[s][c])
+		}
 	}
 	for k, v := range g.set.dropped {
 		m["dropped/"+k] = v

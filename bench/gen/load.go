@@ -25,9 +25,9 @@ import (
 const maxTemplateBytes = 32 << 10
 
 type templateSet struct {
-	by      map[string][2][]*template // source -> [benign, attack]
-	dropped map[string]int            // reason -> sample records left out
-	fired   map[string]int            // rule id -> attack templates it fires on
+	by      map[string][classes][]*template // source -> templates by class
+	dropped map[string]int                  // reason -> sample records left out
+	fired   map[string]int                  // rule id -> attack templates it fires on
 }
 
 type setKey struct{ root, samples string }
@@ -82,7 +82,7 @@ func newLoader(root string) (*loader, error) {
 		return nil, fmt.Errorf("gen: loading the shipped rules: %w", err)
 	}
 	l := &loader{root: root, rules: rules, eval: rules.NewEvaluator(), norms: map[string]normalize.Normalizer{},
-		seen: map[[32]byte]bool{}, set: &templateSet{by: map[string][2][]*template{}, dropped: map[string]int{}, fired: map[string]int{}}}
+		seen: map[[32]byte]bool{}, set: &templateSet{by: map[string][classes][]*template{}, dropped: map[string]int{}, fired: map[string]int{}}}
 	opts := normalize.Options{Raw: true}
 	if l.auto, err = detect.New(detect.Auto, opts); err != nil {
 		return nil, err
@@ -196,13 +196,24 @@ func (l *loader) add(data []byte, file, origin string, depth int) {
 		return
 	}
 	t.origin = origin
-	attack, fired, reason := l.classify(t, ev)
+	attack, signal, fired, reason := l.classify(t, ev)
 	if reason != "" {
 		l.set.dropped[reason]++
 		return
 	}
+	class := classBenign
+	switch {
+	case attack:
+		class = classAttack
+	case signal:
+		class = classSignal
+	case strings.HasSuffix(origin, ".yaml"):
+		// A rule test's negative example: written to come close to the
+		// rule without matching, unlike ordinary traffic.
+		class = classNearMiss
+	}
 	cls := l.set.by[t.source]
-	cls[b2i(attack)] = append(cls[b2i(attack)], t)
+	cls[class] = append(cls[class], t)
 	l.set.by[t.source] = cls
 	for _, id := range fired {
 		l.set.fired[id]++
@@ -314,7 +325,7 @@ func (l *loader) compile(data []byte, ev *event.Event) (*template, bool) {
 // runs each through the source's own normalizer and the rules: it must
 // give one event of the source with the new time and a new id each time,
 // and the same class each time.
-func (l *loader) classify(t *template, orig *event.Event) (attack bool, fired []string, reason string) {
+func (l *loader) classify(t *template, orig *event.Event) (attack, signal bool, fired []string, reason string) {
 	n := l.norms[t.source]
 	rc := newRenderCtx(DefaultIdentities, DefaultPods)
 	base := time.Date(2030, 1, 2, 3, 4, 5, 678901234, time.UTC)
@@ -327,31 +338,34 @@ func (l *loader) classify(t *template, orig *event.Event) (attack bool, fired []
 		evs, errs := n.Normalize(data, normalize.Meta{})
 		if len(errs) > 0 || len(evs) != 1 {
 			detect.Flush()
-			return false, nil, "rendered_not_one_event"
+			return false, false, nil, "rendered_not_one_event"
 		}
 		ev := evs[0]
 		if ev.Source != t.source {
-			return false, nil, "rendered_other_source"
+			return false, false, nil, "rendered_other_source"
 		}
 		if d := ev.Time.Sub(rc.time); d < -time.Second || d > time.Second {
-			return false, nil, "time_not_substituted"
+			return false, false, nil, "time_not_substituted"
 		}
 		if ids[ev.ID] {
-			return false, nil, "id_not_substituted"
+			return false, false, nil, "id_not_substituted"
 		}
 		ids[ev.ID] = true
 		l.alrt = l.eval.Eval(l.alrt[:0], ev)
 		var ruleIDs []string
+		sig := false
 		for _, a := range l.alrt {
 			if r := l.rules.Rule(a.Rule.ID); r != nil && !r.SignalOnly {
 				ruleIDs = append(ruleIDs, a.Rule.ID)
+			} else if r != nil {
+				sig = true
 			}
 		}
 		a := len(ruleIDs) > 0
-		if i > 0 && a != attack {
-			return false, nil, "unstable_class"
+		if i > 0 && (a != attack || sig != signal) {
+			return false, false, nil, "unstable_class"
 		}
-		attack, fired = a, ruleIDs
+		attack, signal, fired = a, sig, ruleIDs
 	}
-	return attack, fired, ""
+	return attack, signal, fired, ""
 }

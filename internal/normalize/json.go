@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"time"
@@ -174,8 +175,15 @@ func Any(v *fastjson.Value) any {
 // converting it; it is parsed again and converted by build only for the
 // events whose raw a rule or the resolver reads. build must copy every
 // string it keeps (the parser's buffer is reused).
-func DeferRaw(v *fastjson.Value, build func(*fastjson.Value) map[string]any) func() map[string]any {
-	buf := v.MarshalTo(nil)
+//
+// When v is o.Top, its text o.Text is copied instead of serializing v.
+func DeferRaw(v *fastjson.Value, o Options, build func(*fastjson.Value) map[string]any) func() map[string]any {
+	var buf []byte
+	if v == o.Top && o.Text != nil {
+		buf = bytes.Clone(o.Text)
+	} else {
+		buf = v.MarshalTo(nil)
+	}
 	return func() map[string]any {
 		p := rawParsers.Get()
 		defer rawParsers.Put(p)

@@ -8,6 +8,7 @@ package normalize
 import (
 	"errors"
 	"fmt"
+	"github.com/valyala/fastjson"
 
 	"github.com/vigia-dev/vigia/internal/event"
 )
@@ -73,6 +74,13 @@ type Options struct {
 	// RawSources, when not nil, narrows Raw to the sources listed: the
 	// rules reading raw of one source do not make every source pay.
 	RawSources map[string]bool
+	// Top and Text are a value parsed from a whole message (or line) and
+	// that message, set by the format detector: DeferRaw of Top copies
+	// Text instead of serializing the value again, which costs more than
+	// decoding it. Values inside Top (batch items, envelope payloads) are
+	// serialized.
+	Top  *fastjson.Value
+	Text []byte
 }
 
 // ItemError is the error of one item of a batch message.

@@ -351,7 +351,7 @@ func decode(v *fastjson.Value, o normalize.Options) (*event.Event, error) {
 		ev.ID = r.hashID(rawTime)
 	}
 	if o.Raw {
-		ev.SetRawFunc(normalize.DeferRaw(v, rawRecord))
+		ev.SetRawFunc(normalize.DeferRaw(v, o, rawRecord))
 	}
 	return ev, nil
 }

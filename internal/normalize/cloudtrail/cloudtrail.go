@@ -414,7 +414,7 @@ func record(v *fastjson.Value, o normalize.Options, env *envelope) (*event.Event
 	ev.Outcome = outcome(ev.Action, &f, insight)
 
 	if o.Raw {
-		ev.SetRawFunc(normalize.DeferRaw(v, func(v *fastjson.Value) map[string]any {
+		ev.SetRawFunc(normalize.DeferRaw(v, o, func(v *fastjson.Value) map[string]any {
 			raw := normalize.Map(v)
 			redact(raw)
 			return raw

@@ -108,6 +108,11 @@ type decoder struct {
 	meta normalize.Meta
 	evs  []*event.Event
 	errs []error
+	// top is the value parsed from a whole message (or line), topText
+	// that message: decode hands a normalizer the text of the value it
+	// decodes when it is top (normalize.Options.Text).
+	top     *fastjson.Value
+	topText []byte
 }
 
 func (d *decoder) textLeftover() []error { return nil }
@@ -172,6 +177,10 @@ func (d *decoder) message(msg []byte, o normalize.Options, depth int) {
 		d.fail(fmt.Errorf("%w: %s", normalize.ErrNotJSON, jsonError(msg, err)))
 		return
 	}
+	// v is the whole message: a normalizer deferring raw keeps its text.
+	top, topText := d.top, d.topText
+	d.top, d.topText = v, msg
+	defer func() { d.top, d.topText = top, topText }()
 	d.value(v, o, depth)
 }
 
@@ -289,6 +298,7 @@ func (d *decoder) decode(f Format, v *fastjson.Value, o normalize.Options) {
 	if o.RawSources != nil {
 		o.Raw = o.Raw && o.RawSources[f.Name]
 	}
+	o.Top, o.Text = d.top, d.topText
 	evs, errs := f.Decode(v, o, d.meta)
 	d.evs = append(d.evs, evs...)
 	d.errs = append(d.errs, errs...)

@@ -287,7 +287,7 @@ func decode(v *fastjson.Value, o normalize.Options) (*event.Event, error) {
 	issued(ev, v, pp, wiActor)
 
 	if o.Raw {
-		ev.SetRawFunc(normalize.DeferRaw(v, func(v *fastjson.Value) map[string]any { return rawRecord(v, bq) }))
+		ev.SetRawFunc(normalize.DeferRaw(v, o, func(v *fastjson.Value) map[string]any { return rawRecord(v, bq) }))
 	}
 	return ev, nil
 }

@@ -161,7 +161,7 @@ func decodeGKE(v *fastjson.Value, o normalize.Options) ([]*event.Event, error) {
 	}
 	objects(a, ev, req, resp, issuedID)
 	if o.Raw {
-		ev.SetRawFunc(normalize.DeferRaw(v, func(v *fastjson.Value) map[string]any { return rawGKE(new(alloc), v, resource, sub) }))
+		ev.SetRawFunc(normalize.DeferRaw(v, o, func(v *fastjson.Value) map[string]any { return rawGKE(new(alloc), v, resource, sub) }))
 	}
 	return a.one(ev), nil
 }

@@ -276,7 +276,7 @@ func decodeEvent(v *fastjson.Value, o normalize.Options) ([]*event.Event, error)
 	}
 	objects(a, ev, reqObj, respObj, issuedID)
 	if o.Raw {
-		ev.SetRawFunc(normalize.DeferRaw(v, func(v *fastjson.Value) map[string]any { return rawEvent(new(alloc), v) }))
+		ev.SetRawFunc(normalize.DeferRaw(v, o, func(v *fastjson.Value) map[string]any { return rawEvent(new(alloc), v) }))
 	}
 	return a.one(ev), nil
 }
