@@ -325,7 +325,19 @@ func (h *harness) startVigia(variant, name, group string, procs int, formats map
 		if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 			return ps, prefix, err
 		}
-		cmd := exec.Command(h.bin, "run", "--config", cfgPath, "--log-level", "warn")
+		args := []string{"run", "--config", cfgPath, "--log-level", "warn"}
+		if h.opts.CPUProfile != "" {
+			prof, err := filepath.Abs(filepath.Join(h.opts.CPUProfile, fmt.Sprintf("%s-%d.pprof", name, i)))
+			if err != nil {
+				return ps, prefix, err
+			}
+			if err := os.MkdirAll(filepath.Dir(prof), 0o755); err != nil {
+				return ps, prefix, err
+			}
+			args = append(args, "--cpuprofile", prof)
+			h.res.Profiles = append(h.res.Profiles, prof)
+		}
+		cmd := exec.Command(h.bin, args...)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(h.opts.Cores))
 		cmd.Stdout = io.Discard
 		c, err := startChild("vigia", cmd, filepath.Join(dir, "vigia.log"))

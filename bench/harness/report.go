@@ -29,6 +29,8 @@ type result struct {
 	Load            loadResult       `json:"load"`
 	Raw             []rawResult      `json:"raw,omitempty"`
 	Variants        []*variantResult `json:"variants"`
+	// Profiles are the CPU profiles written (-cpuprofile).
+	Profiles []string `json:"profiles,omitempty"`
 	// Notes are observations worth a look; Errors are failed checks (the
 	// harness exits non-zero).
 	Notes  []string `json:"notes,omitempty"`
