@@ -325,7 +325,19 @@ func (h *harness) startVigia(variant, name, group string, procs int, formats map
 		if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 			return ps, prefix, err
 		}
-		cmd := exec.Command(h.bin, "run", "--config", cfgPath, "--log-level", "warn")
+		args := []string{"run", "--config", cfgPath, "--log-level", "warn"}
+		if h.opts.CPUProfile != "" {
+			prof, err := filepath.Abs(filepath.Join(h.opts.CPUProfile, fmt.Sprintf("%s-%d.pprof", name, i)))
+			if err != nil {
+				return ps, prefix, err
+			}
+			if err := os.MkdirAll(filepath.Dir(prof), 0o755); err != nil {
+				return ps, prefix, err
+			}
+			args = append(args, "--cpuprofile", prof)
+			h.res.Profiles = append(h.res.Profiles, prof)
+		}
+		cmd := exec.Command(h.bin, args...)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(h.opts.Cores))
 		cmd.Stdout = io.Discard
 		c, err := startChild("vigia", cmd, filepath.Join(dir, "vigia.log"))
@@ -494,6 +506,12 @@ func (h *harness) runVigia(ctx context.Context, variant string, procs int) (*var
 	if variant == variantRedis {
 		if vr.GroupKeys, vr.CorrelationKeys, err = groupKeys(ctx, h.redisAddr, prefix); err != nil {
 			h.res.Errors = append(h.res.Errors, fmt.Sprintf("%s: counting correlation keys: %v", variant, err))
+		}
+		if h.ownRedis {
+			// Statistics were reset before the run: these are its commands.
+			if cmds, err := redisCommands(ctx, h.redisAddr, vr.Handled); err == nil {
+				vr.RedisCommands = cmds[:min(len(cmds), 12)]
+			}
 		}
 	}
 	h.logf("  alerts: %d enqueued, %d delivered, %d suppressed; %d correlation alerts; peak RSS %.0f MiB",

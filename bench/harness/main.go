@@ -68,6 +68,7 @@ type options struct {
 	Raw             bool          `json:"raw"`
 	Timeout         time.Duration `json:"timeout"`
 	Out             string        `json:"out"`
+	CPUProfile      string        `json:"cpuprofile,omitempty"`
 	Quiet           bool          `json:"-"`
 }
 
@@ -97,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Raw, "raw", true, "measure raw kafka-go consumption of the same topics")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on a run that has not consumed everything after this long")
 	fs.StringVar(&o.Out, "out", "bench-result.json", "JSON result file")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "directory for a CPU profile of every Vigia process (vigia run --cpuprofile), named RUN-VARIANT-pN-I.pprof")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -29,6 +29,8 @@ type result struct {
 	Load            loadResult       `json:"load"`
 	Raw             []rawResult      `json:"raw,omitempty"`
 	Variants        []*variantResult `json:"variants"`
+	// Profiles are the CPU profiles written (-cpuprofile).
+	Profiles []string `json:"profiles,omitempty"`
 	// Notes are observations worth a look; Errors are failed checks (the
 	// harness exits non-zero).
 	Notes  []string `json:"notes,omitempty"`
@@ -82,6 +84,9 @@ type variantResult struct {
 	// RedisCPUSecondsPerMillion is the CPU of the redis-server the
 	// harness started, during the run (redis variant).
 	RedisCPUSecondsPerMillion float64 `json:"redis_cpu_seconds_per_million,omitempty"`
+	// RedisCommands are the commands the harness's own Redis served
+	// during the run (INFO commandstats), the most expensive first.
+	RedisCommands []redisCommand `json:"redis_commands,omitempty"`
 	// Start-up: from launch to the first message consumed (rule loading,
 	// group join), and the CPU it took.
 	StartupSeconds    float64 `json:"startup_seconds"`

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,9 +153,57 @@ func groupKeys(ctx context.Context, addr, prefix string) (groups, keys int64, er
 	return int64(len(seen)), keys, nil
 }
 
-// flushRedis empties a Redis the harness started itself.
+// flushRedis empties a Redis the harness started itself and resets its
+// command statistics.
 func flushRedis(ctx context.Context, addr string) error {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	return rdb.FlushAll(ctx).Err()
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		return err
+	}
+	return rdb.ConfigResetStat(ctx).Err()
+}
+
+// redisCommand is one line of INFO commandstats.
+type redisCommand struct {
+	Command string  `json:"command"`
+	Calls   int64   `json:"calls"`
+	Seconds float64 `json:"seconds"`
+	// PerEvent is calls per message of the run.
+	PerEvent float64 `json:"calls_per_event"`
+}
+
+// redisCommands returns the commands Redis served since its statistics
+// were reset, the most expensive first.
+func redisCommands(ctx context.Context, addr string, events int64) ([]redisCommand, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []redisCommand
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		c := redisCommand{Command: strings.TrimPrefix(name, "cmdstat_")}
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "calls":
+				c.Calls, _ = strconv.ParseInt(v, 10, 64)
+			case "usec":
+				us, _ := strconv.ParseInt(v, 10, 64)
+				c.Seconds = float64(us) / 1e6
+			}
+		}
+		if events > 0 {
+			c.PerEvent = float64(c.Calls) / float64(events)
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seconds > out[j].Seconds })
+	return out, nil
 }
