@@ -30,7 +30,10 @@ import (
 // io.Discard), for 50,000 messages per iteration, compared with kafka-go
 // fetching the same topic and discarding it.
 func BenchmarkPipeline(b *testing.B) {
-	const n = 50_000
+	n := 50_000
+	if s := os.Getenv("VIGIA_BENCH_N"); s != "" {
+		fmt.Sscan(s, &n)
+	}
 	msgs := messages(b, n)
 	for i := 0; i < b.N; i++ {
 		topic := fmt.Sprintf("audit-%d", i)
@@ -70,7 +73,7 @@ data_dir: ` + b.TempDir() + `
 			})
 		}()
 		r := <-started
-		for r.Consumer.Handled() < n {
+		for r.Consumer.Handled() < uint64(n) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		elapsed := time.Since(begin)
