@@ -35,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigia-dev/vigia/internal/corpus"
 	"github.com/vigia-dev/vigia/internal/event"
 )
 
@@ -357,22 +358,7 @@ func PublicSamples(root string) string {
 
 // ModuleRoot returns the directory holding go.mod, walking up from the
 // working directory.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-}
+func ModuleRoot() (string, error) { return corpus.ModuleRoot() }
 
 func b2i(b bool) int {
 	if b {
