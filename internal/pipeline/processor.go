@@ -161,15 +161,52 @@ type batch struct {
 }
 
 func (p *Processor) process(ctx context.Context, lv liveRules, n normalize.Normalizer, data []byte, meta normalize.Meta) batch {
-	evs, errs := n.Normalize(data, meta)
+	evs, errs := p.normalize(n, data, meta)
 	b := p.evaluate(ctx, lv, evs)
 	b.errs = errs
+	return b
+}
+
+// normalize decodes data, counting the parts that fail.
+func (p *Processor) normalize(n normalize.Normalizer, data []byte, meta normalize.Meta) ([]*event.Event, []error) {
+	evs, errs := n.Normalize(data, meta)
 	if p.Metrics != nil {
 		for _, err := range errs {
 			p.Metrics.Failed(n.Source(), normalize.Reason(err))
 		}
 	}
-	return b
+	return evs, errs
+}
+
+// normalizer returns the normalizer of a topic.
+func (lv liveRules) normalizer(topic string) normalize.Normalizer {
+	if n := lv.normalizers[topic]; n != nil {
+		return n
+	}
+	return lv.def
+}
+
+// decode counts a Kafka message and returns its events; it dead-letters
+// the message when it is oversized (ok false: nothing to evaluate) or
+// when parts of it fail to normalize (the other parts' events are
+// returned). An error means the dead letter could not be written.
+func (p *Processor) decode(ctx context.Context, n normalize.Normalizer, m kafka.Message) (evs []*event.Event, ok bool, err error) {
+	if p.Metrics != nil {
+		p.Metrics.Consumed(m.Topic, n.Source())
+	}
+	if p.MaxMessageBytes > 0 && len(m.Value) > p.MaxMessageBytes {
+		if p.Metrics != nil {
+			p.Metrics.Failed(n.Source(), ReasonOversized)
+		}
+		return nil, false, p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
+	}
+	evs, errs := p.normalize(n, m.Value, normalize.Meta{Topic: m.Topic})
+	if len(errs) > 0 {
+		if err := p.deadLetter(ctx, m, normalize.Reason(errs[0]), errors.Join(errs...).Error()); err != nil {
+			return nil, false, err
+		}
+	}
+	return evs, true, nil
 }
 
 // Flush evaluates the events normalizers held back waiting for the rest of
@@ -318,28 +355,14 @@ func (p *Processor) evaluator(set *rule.Set) *rule.Evaluator {
 // the message's alerts were routed and its bad parts dead-lettered.
 func (p *Processor) Handle(ctx context.Context, m kafka.Message) (err error) {
 	lv := p.current()
-	n := lv.normalizers[m.Topic]
-	if n == nil {
-		n = lv.def
-	}
+	n := lv.normalizer(m.Topic)
 	ctx, span := telemetry.StartMessage(ctx, p.Tracer, m, n.Source())
 	defer func() { telemetry.EndSpan(span, err) }()
-	if p.Metrics != nil {
-		p.Metrics.Consumed(m.Topic, n.Source())
+	evs, ok, err := p.decode(ctx, n, m)
+	if err != nil || !ok {
+		return err
 	}
-	if p.MaxMessageBytes > 0 && len(m.Value) > p.MaxMessageBytes {
-		if p.Metrics != nil {
-			p.Metrics.Failed(n.Source(), ReasonOversized)
-		}
-		return p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes))
-	}
-	b := p.process(ctx, lv, n, m.Value, normalize.Meta{Topic: m.Topic})
-	if len(b.errs) > 0 {
-		reason := normalize.Reason(b.errs[0])
-		if err := p.deadLetter(ctx, m, reason, errors.Join(b.errs...).Error()); err != nil {
-			return err
-		}
-	}
+	b := p.evaluate(ctx, lv, evs)
 	// Usually the correlations are done in one try and every alert of the
 	// message is routed together, so a receiver sees a correlation with
 	// the members it explains. If the correlation store is down, the
@@ -402,33 +425,9 @@ func (p *Processor) HandleBatch(ctx context.Context, ms []kafka.Message) error {
 	var evs []*event.Event
 	ends := make([]int, len(ms)) // evs[ends[i-1]:ends[i]] are ms[i]'s events
 	for i, m := range ms {
-		n := lv.normalizers[m.Topic]
-		if n == nil {
-			n = lv.def
-		}
-		if p.Metrics != nil {
-			p.Metrics.Consumed(m.Topic, n.Source())
-		}
-		if p.MaxMessageBytes > 0 && len(m.Value) > p.MaxMessageBytes {
-			if p.Metrics != nil {
-				p.Metrics.Failed(n.Source(), ReasonOversized)
-			}
-			if err := p.deadLetter(ctx, m, ReasonOversized, fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", len(m.Value), p.MaxMessageBytes)); err != nil {
-				return err
-			}
-			ends[i] = len(evs)
-			continue
-		}
-		out, errs := n.Normalize(m.Value, normalize.Meta{Topic: m.Topic})
-		if p.Metrics != nil {
-			for _, err := range errs {
-				p.Metrics.Failed(n.Source(), normalize.Reason(err))
-			}
-		}
-		if len(errs) > 0 {
-			if err := p.deadLetter(ctx, m, normalize.Reason(errs[0]), errors.Join(errs...).Error()); err != nil {
-				return err
-			}
+		out, _, err := p.decode(ctx, lv.normalizer(m.Topic), m)
+		if err != nil {
+			return err
 		}
 		evs = append(evs, out...)
 		ends[i] = len(evs)
